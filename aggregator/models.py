@@ -1,0 +1,120 @@
+"""Records passed between the stages. Frozen, slotted, datetimes timezone-aware UTC.
+
+No behaviour lives here beyond trivial derived properties: the stages own the logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+TextSource = Literal["trafilatura", "json-ld", "script-payload", "feed", "none"]
+TagSource = Literal["feed", "category", "rule", "model"]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one HTTP GET brought back (after redirects).
+
+    ``not_modified`` is True for a 304: ``content`` is then empty and the caller keeps what
+    it had. ``headers`` has lower-cased names. ``permanent_redirect`` is the final URL when
+    every redirect on the way was permanent (301/308), else None.
+    """
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    permanent_redirect: str | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEntry:
+    """One item of a feed, as the feed describes it.
+
+    ``link`` is already canonical (tracking parameters dropped, host lower-cased, fragment
+    removed) and absolute. ``key`` is the entry's identity within its feed: the guid/id,
+    else the canonical link, else a hash of title and date.
+    """
+
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    author: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    categories: tuple[str, ...] = ()
+    image: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A whole feed document. ``kind`` is "rss", "atom", "rdf" or "json"."""
+
+    title: str
+    link: str | None
+    entries: tuple[ParsedEntry, ...]
+    kind: str = "rss"
+    description: str = ""
+    language: str | None = None
+    encoding: str = "utf-8"
+    ttl_minutes: int | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedArticle:
+    """Full text of an article page.
+
+    ``text`` is clean plain text (paragraphs separated by blank lines), ``html`` sanitized
+    HTML of the same content. ``source`` says which step produced the text.
+    """
+
+    text: str
+    html: str
+    source: TextSource
+    title: str | None = None
+    author: str | None = None
+    date: datetime | None = None
+    image: str | None = None
+    language: str | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TagAssignment:
+    tag: str
+    source: TagSource
+    score: float = 1.0
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdateResult:
+    """What one feed update did. ``status`` is ok | not_modified | error."""
+
+    feed_url: str
+    status: Literal["ok", "not_modified", "error"]
+    new: int = 0
+    updated: int = 0
+    extracted: int = 0
+    extract_failed: int = 0
+    ms: int = 0
+    error: str | None = None
+    http_status: int | None = None
+    entries_seen: int = 0
+    extra: Mapping[str, object] = field(default_factory=dict)
