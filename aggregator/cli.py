@@ -1,0 +1,529 @@
+"""The ``aggregator`` command line: wiring and exit codes only.
+
+Exit status: 0 all fine; 1 some work failed (e.g. some feeds failed to update); 2 usage,
+configuration or database-schema error (nothing was started).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from aggregator import __version__
+from aggregator.config import Config, load_config
+from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.terminal import clean, clean_line
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("aggregator")
+
+
+def _config_option(func: F) -> F:
+    """``--config PATH`` on every command (it may also be given before the command)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            ctx.ensure_object(dict)["config_path"] = value
+        return value
+
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=remember,
+        help="Config file (default: ./config.yaml, then $XDG_CONFIG_HOME/aggregator/config.yaml).",
+    )(func)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"aggregator: {message}", err=True)
+    sys.exit(code)
+
+
+def _load(ctx: click.Context) -> Config:
+    path = (ctx.find_root().obj or {}).get("config_path") or (ctx.obj or {}).get("config_path")
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        where = path or "config"
+        click.echo(f"aggregator: invalid configuration ({where}):", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+
+
+@contextmanager
+def _errors_exit() -> Iterator[None]:
+    try:
+        yield
+    except ConfigError as exc:
+        _fail("invalid configuration: " + "; ".join(exc.problems))
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(logging.DEBUG, level),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aggregator")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@_config_option
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """aggregator: follows Korean news feeds, keeps clean full text, tags it.
+
+    Data flow: config → fetch → parse → extract → tag → store → list/digest.
+    """
+    ctx.ensure_object(dict)
+    _setup_logging(verbose)
+
+
+# -- check-config ------------------------------------------------------------------------------
+
+
+@cli.command("check-config")
+@_config_option
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the configuration and say what it holds.
+
+    Example: aggregator check-config --config ./config.yaml
+    """
+    config = _load(ctx)
+    click.echo(
+        f"config OK: {config.source}: {len(config.feeds)} feeds "
+        f"({sum(f.enabled for f in config.feeds)} enabled), {len(config.tags)} tags, "
+        f"database {_redact(config.database_url())}"
+    )
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
+# -- db ------------------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema management."""
+
+
+@db_group.command("upgrade")
+@_config_option
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or upgrade the database schema to this version's (back up first).
+
+    Example: aggregator db upgrade
+    """
+    from aggregator.store import make_engine, upgrade_schema
+
+    config = _load(ctx)
+    url = config.database_url()
+    with _errors_exit():
+        engine = make_engine(url)
+        try:
+            before, after = upgrade_schema(engine)
+        finally:
+            engine.dispose()
+    if before == after:
+        click.echo(f"database {_redact(url)} is up to date (revision {after})")
+    else:
+        click.echo(f"database {_redact(url)} upgraded from {before or 'empty'} to {after}")
+
+
+# -- poll --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _services(config: Config, *, extract_workers: int | None = None) -> Iterator[Any]:
+    """Open the store, the HTTP client, the extraction pool; close them all afterwards."""
+    from aggregator.categorize import compile_rules
+    from aggregator.extract_pool import ExtractionPool
+    from aggregator.fetch import HttpFetcher
+    from aggregator.pipeline import Services
+    from aggregator.store import Store
+
+    with _errors_exit():
+        store = Store.open(config.database_url(), create=True)
+    fetcher = HttpFetcher(fetch_settings(config))
+    workers = config.extract.workers if extract_workers is None else extract_workers
+    pool = ExtractionPool(
+        workers=workers or (os.cpu_count() or 1),
+        timeout=config.extract.timeout,
+        max_tasks=config.extract.max_tasks_per_worker,
+    )
+    page_pool = ThreadPoolExecutor(
+        max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
+        thread_name_prefix="page",
+    )
+    try:
+        yield Services(
+            config=config,
+            store=store,
+            fetcher=fetcher,
+            extractor=pool,
+            rules=compile_rules(config.tags),
+            page_pool=page_pool,
+        )
+    finally:
+        page_pool.shutdown(wait=True, cancel_futures=True)
+        pool.close()
+        fetcher.close()
+        store.close()
+
+
+def fetch_settings(config: Config) -> Any:
+    from aggregator.fetch import FetchSettings
+
+    fetch = config.fetch
+    kwargs: dict[str, Any] = {
+        "allow_private_networks": fetch.allow_private_networks,
+        "connect_timeout": fetch.connect_timeout,
+        "read_timeout": fetch.read_timeout,
+        "total_timeout": fetch.timeout,
+        "max_body_bytes": int(fetch.max_body_mb * 1024 * 1024),
+        "max_redirects": fetch.max_redirects,
+        "per_host_limit": fetch.per_host_limit,
+    }
+    if fetch.user_agent:
+        kwargs["user_agent"] = fetch.user_agent
+    if fetch.allowed_hosts:
+        kwargs["allowed_hosts"] = frozenset(h.lower() for h in fetch.allowed_hosts)
+    return FetchSettings(**kwargs)
+
+
+def _status_style(status: str) -> str:
+    return {"ok": "green", "not_modified": "cyan", "error": "red"}.get(status, "")
+
+
+@cli.command("poll")
+@click.option("--feed", "feed_urls", multiple=True, metavar="URL", help="Only this feed (repeatable).")
+@_config_option
+@click.pass_context
+def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
+    """Update every enabled feed once (or only --feed URL) and store new articles.
+
+    Example: aggregator poll --feed https://www.yna.co.kr/rss/news.xml
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from aggregator.pipeline import poll_feeds
+
+    config = _load(ctx)
+    if feed_urls:
+        feeds = []
+        for url in feed_urls:
+            feed = config.feed(url)
+            if feed is None:
+                _fail(f"--feed {url}: not in the configuration ({config.source})")
+            assert feed is not None
+            feeds.append(feed)
+    else:
+        feeds = [f for f in config.feeds if f.enabled]
+    if not feeds:
+        _fail("no feeds to poll: add some under `feeds:` in the config")
+
+    out = _console()
+    err = _console(stderr=True)
+    failed = 0
+    totals = {"new": 0, "updated": 0, "extracted": 0}
+    with _services(config) as services:
+        progress = Progress(
+            TextColumn("polling"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("poll", total=len(feeds))
+
+            def report(result: Any) -> None:
+                nonlocal failed
+                failed += result.status == "error"
+                for key in totals:
+                    totals[key] += getattr(result, key)
+                line = Text()
+                line.append(f"{result.status:<12}", style=_status_style(result.status))
+                line.append(
+                    f" new={result.new:<3} updated={result.updated:<3} "
+                    f"extracted={result.extracted:<3} {result.ms / 1000:6.1f}s  "
+                )
+                line.append(clean_line(result.feed_url))
+                if result.error:
+                    line.append("\n             " + clean_line(result.error, 300), style="red")
+                out.print(line)
+                progress.advance(task)
+
+            poll_feeds(feeds, services, on_result=report)
+    out.print(
+        Text(
+            f"{len(feeds)} feeds: {len(feeds) - failed} ok, {failed} failed; "
+            f"{totals['new']} new articles, {totals['updated']} updated, "
+            f"{totals['extracted']} extracted"
+        )
+    )
+    sys.exit(1 if failed else 0)
+
+
+# -- feeds -------------------------------------------------------------------------------------
+
+
+def _open_store(config: Config) -> Any:
+    from aggregator.store import Store
+
+    with _errors_exit():
+        return Store.open(config.database_url(), create=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> str:
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@cli.command("feeds")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_config_option
+@click.pass_context
+def feeds_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Each feed's health: last check, status, entries, last error.
+
+    Example: aggregator feeds --json
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    config = _load(ctx)
+    store = _open_store(config)
+    try:
+        store.sync_feeds([(f.url, f.title) for f in config.feeds], datetime.now(UTC))
+        health = {h.url: h for h in store.feed_health()}
+    finally:
+        store.close()
+    configured = [f.url for f in config.feeds]
+    rows = [health[u] for u in configured if u in health]
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "url": h.url,
+                        "title": h.title,
+                        "enabled": (config.feed(h.url) or config.feeds[0]).enabled,
+                        "last_checked": _iso(h.last_checked_at),
+                        "last_success": _iso(h.last_success_at),
+                        "status": h.last_status,
+                        "http_status": h.last_http_status,
+                        "error_count": h.error_count,
+                        "last_error": h.last_error,
+                        "entries": h.entries,
+                        "last_new": h.last_new,
+                        "last_duration_ms": h.last_duration_ms,
+                    }
+                    for h in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    zone = ZoneInfo(config.display.timezone)
+    table = Table(show_lines=False, pad_edge=False)
+    for column in ("feed", "last check", "status", "entries", "errors", "last error"):
+        table.add_column(column, overflow="fold")
+    for h in rows:
+        status = h.last_status or "never"
+        table.add_row(
+            Text(clean_line(h.title or "", 40) + "\n" + clean_line(h.url)),
+            Text(_local(h.last_checked_at, zone)),
+            Text(status, style=_status_style(status)),
+            Text(str(h.entries)),
+            Text(str(h.error_count)),
+            Text(clean_line(h.last_error or "", 120), style="red"),
+        )
+    _console().print(table)
+
+
+# -- list --------------------------------------------------------------------------------------
+
+
+@cli.command("list")
+@click.option("--feed", "feed_url", metavar="URL", help="Only articles of this feed.")
+@click.option("--tag", metavar="TAG", help="Only articles with this tag.")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_config_option
+@click.pass_context
+def list_cmd(
+    ctx: click.Context, feed_url: str | None, tag: str | None, limit: int, as_json: bool
+) -> None:
+    """Stored articles, newest first.
+
+    Example: aggregator list --tag politics --limit 10
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    config = _load(ctx)
+    store = _open_store(config)
+    try:
+        articles = store.list_articles(feed_url=feed_url, tag=tag, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": a.id,
+                        "feed": a.feed_url,
+                        "feed_title": a.feed_title,
+                        "url": a.url,
+                        "title": a.title,
+                        "author": a.author,
+                        "published": _iso(a.published_at),
+                        "first_seen": _iso(a.first_seen_at),
+                        "tags": list(a.tags),
+                        "text": a.text,
+                        "text_source": a.text_source,
+                        "extract_status": a.extract_status,
+                        "extract_error": a.extract_error,
+                    }
+                    for a in articles
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    zone = ZoneInfo(config.display.timezone)
+    table = Table(pad_edge=False)
+    table.add_column("id", justify="right")
+    table.add_column("published")
+    table.add_column("feed", overflow="fold", max_width=18)
+    table.add_column("title", overflow="fold")
+    table.add_column("tags", overflow="fold", max_width=20)
+    table.add_column("text", justify="right")
+    table.add_column("source")
+    for a in articles:
+        table.add_row(
+            Text(str(a.id)),
+            Text(_local(a.published_at or a.first_seen_at, zone)),
+            Text(clean_line(a.feed_title or a.feed_url, 40)),
+            Text(clean_line(a.title, 200)),
+            Text(", ".join(clean_line(t) for t in a.tags)),
+            Text(f"{len(a.text):,}"),
+            Text(a.text_source),
+        )
+    console = _console()
+    console.print(table)
+    if not articles:
+        console.print(Text("no articles yet: run `aggregator poll`"))
+
+
+# -- extract -----------------------------------------------------------------------------------
+
+
+@cli.command("extract")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_config_option
+@click.pass_context
+def extract_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
+    """Extract the full text of one page (a URL or a saved HTML file), to see what we get.
+
+    Example: aggregator extract https://www.yna.co.kr/view/AKR20250101000100001 --json
+    """
+    from rich.text import Text
+
+    from aggregator.extract import extract_article
+    from aggregator.fetch import HttpFetcher
+    from aggregator.urls import is_http_url
+
+    path = Path(target)
+    content_type = ""
+    if is_http_url(target):
+        config = _load(ctx)
+        with HttpFetcher(fetch_settings(config)) as fetcher:
+            try:
+                page = fetcher.fetch(target)
+            except AggregatorError as exc:
+                _fail(str(exc), 1)
+        body, url, content_type = page.content, page.final_url, page.content_type
+    elif path.is_file():
+        body, url = path.read_bytes(), path.resolve().as_uri()
+    else:
+        _fail(f"{target}: neither an http(s) URL nor a readable file")
+    try:
+        article = extract_article(body, url, content_type=content_type)
+    except AggregatorError as exc:
+        _fail(str(exc), 1)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "url": url,
+                    "title": article.title,
+                    "author": article.author,
+                    "date": _iso(article.date),
+                    "language": article.language,
+                    "image": article.image,
+                    "source": article.source,
+                    "text": article.text,
+                    "html": article.html,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    console = _console()
+    console.print(Text(clean_line(article.title or "(no title)"), style="bold"))
+    meta = [article.author, _iso(article.date), f"source: {article.source}"]
+    console.print(Text(clean_line(" · ".join(m for m in meta if m)), style="dim"))
+    console.print()
+    console.print(Text(clean(article.text)))
+
+
+def main() -> None:
+    cli(prog_name="aggregator")

@@ -1,0 +1,409 @@
+"""The update pipeline: the only module that calls every stage, in order.
+
+For one feed::
+
+    store.feed_state(url)                       # validators from the last poll
+      | fetch(url, etag, last_modified)          # 304 → record_not_modified, done
+      | parse_feed(bytes, headers)               # feedparser / JSON Feed, Korean fixes
+      | plan_entries(parsed, known entries)      # new / edited / unchanged (pure)
+      | fetch article pages of new articles      # threads, per-host limit, SSRF guard
+      | extract in the process pool              # trafilatura + fallbacks, time limit
+      | tags_for(...)                            # feed tags, category aliases, rules
+      | store.store_update(one transaction)      # entries, articles, tags, fetch state
+
+It does not decide how to fetch, parse, extract or store: those are the stages' business.
+Network I/O and extraction happen before the write transaction opens, never inside it.
+A failing feed is recorded on its row and reported; it never stops the other feeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from aggregator.categorize import CompiledRules, tags_for
+from aggregator.config import Config, FeedConfig
+from aggregator.errors import AggregatorError, ExtractError, FetchError
+from aggregator.extract import text_from_feed_content
+from aggregator.fetch import Fetcher
+from aggregator.models import ExtractedArticle, FeedUpdateResult, ParsedEntry, ParsedFeed
+from aggregator.parse import parse_feed
+from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
+
+__all__ = [
+    "Extractor",
+    "PlannedEntry",
+    "Services",
+    "content_hash",
+    "plan_entries",
+    "poll_feeds",
+    "update_feed",
+]
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+class Extractor(Protocol):
+    """What the pipeline needs from extraction: submit a page, get a future."""
+
+    def submit(
+        self,
+        body: bytes,
+        url: str,
+        *,
+        content_type: str = "",
+        feed_title: str | None = None,
+        feed_content: str = "",
+    ) -> Future[ExtractedArticle]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything an update needs, passed in: no globals."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    extractor: Extractor
+    rules: CompiledRules
+    page_pool: ThreadPoolExecutor
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedEntry:
+    entry: ParsedEntry
+    key: str
+    url_key: str
+    content_hash: str
+    changed: bool
+
+
+def content_hash(entry: ParsedEntry) -> str:
+    """What counts as an edit: title, link, summary and content (not volatile dates)."""
+    digest = hashlib.sha256()
+    for part in (entry.title, entry.link or "", entry.summary, entry.content):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _unique_keys(entries: Sequence[ParsedEntry]) -> list[tuple[str, ParsedEntry]]:
+    """Entry keys made unique within one document.
+
+    Some feeds give every item the same guid; then guid+link tells them apart. Exact
+    repeats of one item (same key, same link) are kept once.
+    """
+    by_key = Counter(e.key for e in entries)
+    out: list[tuple[str, ParsedEntry]] = []
+    seen: set[str] = set()
+    for entry in entries:
+        key = entry.key
+        if by_key[key] > 1 and entry.link:
+            key = f"{key}|{entry.link}"
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((key, entry))
+    return out
+
+
+def plan_entries(
+    feed_url: str,
+    parsed: ParsedFeed,
+    known: dict[str, str],
+) -> list[PlannedEntry]:
+    """New and edited entries of ``parsed``; ``known`` maps entry key → stored content hash.
+
+    An article is identified across feeds by its canonical link. A link shared by several
+    different entries of one feed (a feed that links every item to its home page) does not
+    identify anything, so those entries get a feed-scoped identity instead.
+    """
+    keyed = _unique_keys(parsed.entries)
+    link_uses = Counter(e.link for _, e in keyed if e.link)
+    planned: list[PlannedEntry] = []
+    for key, entry in keyed:
+        digest = content_hash(entry)
+        if known.get(key) == digest:
+            continue
+        if entry.link and link_uses[entry.link] == 1:
+            url_key = entry.link
+        else:
+            url_key = f"{feed_url}#entry={key}"
+        planned.append(PlannedEntry(entry, key, url_key, digest, changed=key in known))
+    return planned
+
+
+def _feed_text(entry: ParsedEntry) -> tuple[str, str]:
+    html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
+    return text_from_feed_content(html)
+
+
+def _article_from_feed(
+    planned: PlannedEntry,
+    *,
+    status: str,
+    error: str | None,
+    language: str | None,
+) -> ArticleWrite:
+    entry = planned.entry
+    text, html = _feed_text(entry)
+    return ArticleWrite(
+        url_key=planned.url_key,
+        url=entry.link,
+        title=entry.title,
+        summary=entry.summary,
+        author=entry.author,
+        published_at=entry.published or entry.updated,
+        updated_at=entry.updated,
+        text=text,
+        html=html,
+        text_source="feed" if text else "none",
+        extract_status=status,
+        extract_error=error,
+        language=language,
+        image=entry.image,
+        content_hash=planned.content_hash,
+    )
+
+
+def _article_from_page(
+    planned: PlannedEntry, extracted: ExtractedArticle, language: str | None
+) -> ArticleWrite:
+    entry = planned.entry
+    return ArticleWrite(
+        url_key=planned.url_key,
+        url=entry.link,
+        title=entry.title or (extracted.title or ""),
+        summary=entry.summary,
+        author=entry.author or extracted.author,
+        published_at=entry.published or entry.updated or extracted.date,
+        updated_at=entry.updated,
+        text=extracted.text,
+        html=extracted.html,
+        text_source=extracted.source,
+        extract_status="ok" if extracted.source not in ("feed", "none") else "fallback",
+        extract_error=None,
+        language=extracted.language or language,
+        image=entry.image or extracted.image,
+        content_hash=planned.content_hash,
+    )
+
+
+def _fetch_and_extract(
+    planned: PlannedEntry, feed: FeedConfig, feed_title: str | None, services: Services
+) -> ArticleWrite:
+    """Page fetch (in a page thread) then extraction (in the process pool)."""
+    entry = planned.entry
+    assert entry.link is not None
+    try:
+        page = services.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
+        feed_html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
+        future = services.extractor.submit(
+            page.content,
+            page.final_url,
+            content_type=page.content_type,
+            feed_title=feed_title,
+            feed_content=feed_html,
+        )
+        extracted = future.result()
+    except (FetchError, ExtractError) as exc:
+        log.info("article extraction failed feed=%s entry=%s error=%s", feed.url, entry.link, exc)
+        return _article_from_feed(planned, status="failed", error=str(exc), language=feed.language)
+    return _article_from_page(planned, extracted, feed.language)
+
+
+def _articles_for(
+    planned: Sequence[PlannedEntry],
+    existing_articles: dict[str, int],
+    feed: FeedConfig,
+    feed_title: str | None,
+    services: Services,
+) -> dict[str, ArticleWrite]:
+    """ArticleWrite per entry key: fetched and extracted for new articles when enabled."""
+    articles: dict[str, ArticleWrite] = {}
+    futures: dict[Future[ArticleWrite], str] = {}
+    for item in planned:
+        needs_page = (
+            feed.full_text
+            and not item.changed
+            and item.entry.link is not None
+            and item.url_key not in existing_articles
+        )
+        if needs_page:
+            future = services.page_pool.submit(
+                _fetch_and_extract, item, feed, feed_title, services
+            )
+            futures[future] = item.key
+        else:
+            status = "skipped" if not feed.full_text or item.entry.link is None else "kept"
+            articles[item.key] = _article_from_feed(
+                item, status=status, error=None, language=feed.language
+            )
+    for future in as_completed(futures):
+        articles[futures[future]] = future.result()
+    return articles
+
+
+def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
+    """One update of one feed. Errors are recorded on the feed and returned, not raised."""
+    started = time.monotonic()
+    store = services.store
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    state = store.feed_state(feed.url)
+    if state is None:
+        store.sync_feeds([(feed.url, feed.title)], services.clock())
+        state = store.feed_state(feed.url)
+        assert state is not None
+    http_status: int | None = None
+    try:
+        fetched = services.fetcher.fetch(
+            feed.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
+        )
+        http_status = fetched.status
+        if fetched.not_modified:
+            store.record_not_modified(
+                state.id, services.clock(), fetched.etag, fetched.last_modified, elapsed()
+            )
+            return _logged(
+                FeedUpdateResult(feed.url, "not_modified", ms=elapsed(), http_status=304)
+            )
+        parsed = parse_feed(fetched.content, fetched.final_url, fetched.headers)
+    except AggregatorError as exc:
+        if isinstance(exc, FetchError):
+            http_status = exc.status
+        store.record_failure(state.id, services.clock(), str(exc), http_status, elapsed())
+        return _logged(
+            FeedUpdateResult(
+                feed.url, "error", ms=elapsed(), error=str(exc), http_status=http_status
+            )
+        )
+
+    known = store.known_entries(state.id, [e.key for e in parsed.entries] + [
+        f"{e.key}|{e.link}" for e in parsed.entries if e.link
+    ])
+    planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
+    new_keys = [p.url_key for p in planned if not p.changed]
+    existing_articles = store.known_articles(new_keys)
+    feed_title = feed.title or parsed.title or None
+    articles = _articles_for(planned, existing_articles, feed, feed_title, services)
+
+    writes: list[EntryWrite] = []
+    extracted = failed = 0
+    for item in planned:
+        article = articles[item.key]
+        extracted += article.extract_status in ("ok", "fallback")
+        failed += article.extract_status == "failed"
+        tags = tags_for(
+            title=article.title,
+            text=article.text,
+            categories=item.entry.categories,
+            feed_tags=feed.tags,
+            rules=services.rules,
+        )
+        writes.append(
+            EntryWrite(
+                entry_key=item.key,
+                guid=item.entry.guid,
+                content_hash=item.content_hash,
+                article=replace(article, tags=tags),
+                changed=item.changed,
+            )
+        )
+    feed_tags = tags_for(
+        title="", text="", categories=(), feed_tags=feed.tags, rules=services.rules
+    )
+    counts = store.store_update(
+        state.id,
+        FeedWrite(
+            now=services.clock(),
+            entries=tuple(writes),
+            title=parsed.title or None,
+            site_url=parsed.link,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            http_status=http_status,
+            duration_ms=elapsed(),
+            feed_tags=feed_tags,
+        ),
+    )
+    return _logged(
+        FeedUpdateResult(
+            feed.url,
+            "ok",
+            new=counts.new,
+            updated=counts.updated,
+            extracted=extracted,
+            extract_failed=failed,
+            ms=elapsed(),
+            http_status=http_status,
+            entries_seen=len(parsed.entries),
+            extra={"linked": counts.linked, "warnings": parsed.warnings},
+        )
+    )
+
+
+def _logged(result: FeedUpdateResult) -> FeedUpdateResult:
+    log.info(
+        "feed updated status=%s feed=%s new=%d updated=%d extracted=%d ms=%d%s",
+        result.status,
+        result.feed_url,
+        result.new,
+        result.updated,
+        result.extracted,
+        result.ms,
+        f" error={result.error!r}" if result.error else "",
+    )
+    return result
+
+
+def _safe_update(feed: FeedConfig, services: Services) -> FeedUpdateResult:
+    try:
+        return update_feed(feed, services)
+    except AggregatorError as exc:
+        # A store problem (locked, unreachable): report it for this feed, keep going.
+        return _logged(FeedUpdateResult(feed.url, "error", error=str(exc)))
+    except Exception as exc:
+        # Not an input problem: a bug. Log the traceback, report it, keep polling the rest.
+        log.exception("unexpected error while updating feed=%s", feed.url)
+        return _logged(
+            FeedUpdateResult(feed.url, "error", error=f"internal error: {type(exc).__name__}: {exc}")
+        )
+
+
+def poll_feeds(
+    feeds: Sequence[FeedConfig],
+    services: Services,
+    *,
+    on_result: Callable[[FeedUpdateResult], None] | None = None,
+) -> list[FeedUpdateResult]:
+    """Update ``feeds`` concurrently (``fetch.concurrency`` at once); one result each."""
+    services.store.sync_feeds([(f.url, f.title) for f in feeds], services.clock())
+    results: list[FeedUpdateResult] = []
+    workers = max(1, min(services.config.fetch.concurrency, len(feeds)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed") as pool:
+        futures = [pool.submit(_safe_update, feed, services) for feed in feeds]
+        for future in as_completed(futures):
+            result = future.result()
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    order = {f.url: i for i, f in enumerate(feeds)}
+    results.sort(key=lambda r: order.get(r.feed_url, 0))
+    return results

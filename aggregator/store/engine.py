@@ -1,0 +1,121 @@
+"""Engines and schema management: SQLite pragmas, IMMEDIATE write transactions, Alembic.
+
+SQLite gets WAL (readers never block the writer), a busy timeout, foreign keys, and
+``BEGIN IMMEDIATE`` for every transaction that may write: a deferred transaction that reads
+and then writes fails at once with "database is locked" when another writer got there first,
+and busy_timeout cannot help it. Read-only work asks for ``readonly=True`` and begins
+deferred. PostgreSQL needs none of this.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from aggregator.errors import SchemaOutdatedError, StoreError
+
+__all__ = ["READONLY", "make_engine", "schema_status", "upgrade_schema"]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READONLY = {"aggregator_readonly": True}
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook, not the driver, decide how transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    readonly = conn.get_execution_options().get("aggregator_readonly", False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; creates the directory of a SQLite file if needed."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise StoreError(f"not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_pre_ping=False
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _alembic_config(connection: Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_status(engine: Engine) -> tuple[str | None, str, bool]:
+    """``(current revision, head revision, database has tables at all)``."""
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            has_tables = bool(inspect(conn).get_table_names())
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot open the database: {engine.url!r}") from exc
+    return current, head_revision(), has_tables
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Run the Alembic migrations up to ``revision``; returns (before, after)."""
+    before, head, _ = schema_status(engine)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+    except SQLAlchemyError as exc:
+        raise StoreError("database upgrade failed") from exc
+    return before, head
+
+
+def ensure_schema(engine: Engine, *, create: bool) -> None:
+    """Refuse an outdated schema; create the schema of a brand-new, empty database."""
+    current, head, has_tables = schema_status(engine)
+    if current == head:
+        return
+    if current is None and not has_tables:
+        if create:
+            upgrade_schema(engine)
+            return
+        raise SchemaOutdatedError(
+            "the database is empty: run `aggregator db upgrade` (or `aggregator poll`) first"
+        )
+    raise SchemaOutdatedError(
+        f"the database schema is at revision {current or 'none'} but this aggregator needs "
+        f"{head}: back up the database, then run `aggregator db upgrade`"
+    )

@@ -1,0 +1,546 @@
+"""The store: every read and write aggregator makes, on SQLite or PostgreSQL alike.
+
+Rules it keeps: one feed's update (its entries, articles, tags and fetch state) commits as
+one transaction, so a crash leaves either all of it or none of it; uniqueness lives in
+constraints (``articles.url_key``, ``entries(feed_id, entry_key)``) and inserts go through
+``ON CONFLICT DO NOTHING``, so two writers racing on the same article cannot duplicate it; no
+network I/O ever happens inside a transaction. It does not decide *what* to write: the
+pipeline does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from aggregator.errors import StoreError
+from aggregator.models import TagAssignment
+from aggregator.store.engine import READONLY, ensure_schema, make_engine
+from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
+
+__all__ = [
+    "ArticleView",
+    "ArticleWrite",
+    "EntryWrite",
+    "FeedHealth",
+    "FeedState",
+    "FeedWrite",
+    "KnownEntry",
+    "Store",
+    "WriteCounts",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    error_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class KnownEntry:
+    article_id: int
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleWrite:
+    url_key: str
+    url: str | None
+    title: str
+    summary: str
+    author: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    text: str
+    html: str
+    text_source: str
+    extract_status: str
+    extract_error: str | None
+    language: str | None
+    image: str | None
+    content_hash: str
+    tags: tuple[TagAssignment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryWrite:
+    entry_key: str
+    guid: str | None
+    content_hash: str
+    article: ArticleWrite
+    # True when the feed edited an entry we already had: update the article in place.
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedWrite:
+    now: datetime
+    entries: tuple[EntryWrite, ...]
+    title: str | None
+    site_url: str | None
+    etag: str | None
+    last_modified: str | None
+    http_status: int | None
+    duration_ms: int
+    # Feed-level tags given to an existing article newly reached through this feed.
+    feed_tags: tuple[TagAssignment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCounts:
+    new: int = 0
+    updated: int = 0
+    linked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    url: str
+    title: str | None
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    last_status: str | None
+    last_http_status: int | None
+    last_error: str | None
+    error_count: int
+    entries: int
+    last_new: int
+    last_duration_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    id: int
+    feed_url: str
+    feed_title: str | None
+    url: str | None
+    title: str
+    author: str | None
+    published_at: datetime | None
+    first_seen_at: datetime
+    tags: tuple[str, ...]
+    text: str
+    text_source: str
+    extract_status: str
+    extract_error: str | None
+
+
+class Store:
+    """Open with :meth:`open`; every method runs its own short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, create: bool = True) -> Store:
+        """Open ``url``. A brand-new empty database gets the schema when ``create``;
+        an outdated schema is refused (SchemaOutdatedError) with what to run."""
+        engine = make_engine(url)
+        try:
+            ensure_schema(engine, create=create)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StoreError("database write failed") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine.execution_options(**READONLY)) as session:
+                yield session
+        except OperationalError as exc:
+            raise StoreError("database read failed") from exc
+
+    def _insert(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise StoreError(f"unsupported database backend {self.dialect!r}")
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Iterable[tuple[str, str | None]], now: datetime) -> None:
+        """Make sure a row exists for each ``(url, title)``; never deletes (articles stay)."""
+        rows = [{"url": url, "title": title, "created_at": now} for url, title in feeds]
+        if not rows:
+            return
+        with self._write() as session:
+            session.execute(
+                self._insert(FeedRow).values(rows).on_conflict_do_nothing(index_elements=["url"])
+            )
+
+    def feed_state(self, url: str) -> FeedState | None:
+        with self._read() as session:
+            row = session.scalars(select(FeedRow).where(FeedRow.url == url)).one_or_none()
+            if row is None:
+                return None
+            return FeedState(row.id, row.url, row.etag, row.last_modified, row.error_count)
+
+    def known_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, KnownEntry]:
+        out: dict[str, KnownEntry] = {}
+        with self._read() as session:
+            for chunk in _chunks(keys, 500):
+                stmt = select(EntryRow.entry_key, EntryRow.article_id, EntryRow.content_hash).where(
+                    EntryRow.feed_id == feed_id, EntryRow.entry_key.in_(chunk)
+                )
+                for key, article_id, content_hash in session.execute(stmt):
+                    out[key] = KnownEntry(article_id, content_hash)
+        return out
+
+    def known_articles(self, url_keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        with self._read() as session:
+            for chunk in _chunks(url_keys, 500):
+                stmt = select(ArticleRow.url_key, ArticleRow.id).where(
+                    ArticleRow.url_key.in_(chunk)
+                )
+                out.update({key: article_id for key, article_id in session.execute(stmt)})
+        return out
+
+    def record_failure(
+        self,
+        feed_id: int,
+        now: datetime,
+        error: str,
+        http_status: int | None,
+        duration_ms: int,
+    ) -> None:
+        with self._write() as session:
+            session.execute(
+                update(FeedRow)
+                .where(FeedRow.id == feed_id)
+                .values(
+                    last_checked_at=now,
+                    last_status="error",
+                    last_http_status=http_status,
+                    last_error=error[:4000],
+                    error_count=FeedRow.error_count + 1,
+                    last_new=0,
+                    last_duration_ms=duration_ms,
+                )
+            )
+
+    def record_not_modified(
+        self,
+        feed_id: int,
+        now: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        duration_ms: int,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_checked_at": now,
+            "last_success_at": now,
+            "last_status": "not_modified",
+            "last_http_status": 304,
+            "last_error": None,
+            "error_count": 0,
+            "last_new": 0,
+            "last_duration_ms": duration_ms,
+        }
+        # A 304 may carry fresh validators; keep the old ones when it does not.
+        if etag:
+            values["etag"] = etag
+        if last_modified:
+            values["last_modified"] = last_modified
+        with self._write() as session:
+            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+
+    def store_update(self, feed_id: int, write: FeedWrite) -> WriteCounts:
+        """Write one feed's update in a single transaction."""
+        new = updated = linked = 0
+        with self._write() as session:
+            for entry in write.entries:
+                outcome = self._store_entry(session, feed_id, entry, write)
+                new += outcome == "new"
+                updated += outcome == "updated"
+                linked += outcome == "linked"
+            feed_values: dict[str, Any] = {
+                "last_checked_at": write.now,
+                "last_success_at": write.now,
+                "last_status": "ok",
+                "last_http_status": write.http_status,
+                "last_error": None,
+                "error_count": 0,
+                "etag": write.etag,
+                "last_modified": write.last_modified,
+                "last_new": new,
+                "last_duration_ms": write.duration_ms,
+            }
+            if write.title:
+                feed_values["title"] = write.title
+            if write.site_url:
+                feed_values["site_url"] = write.site_url
+            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**feed_values))
+        return WriteCounts(new=new, updated=updated, linked=linked)
+
+    def _store_entry(
+        self, session: Session, feed_id: int, entry: EntryWrite, write: FeedWrite
+    ) -> str:
+        existing = session.execute(
+            select(EntryRow.id, EntryRow.article_id, EntryRow.content_hash).where(
+                EntryRow.feed_id == feed_id, EntryRow.entry_key == entry.entry_key
+            )
+        ).one_or_none()
+        if existing is not None:
+            entry_id, article_id, old_hash = existing
+            if old_hash == entry.content_hash:
+                return "unchanged"
+            self._update_article(session, article_id, entry.article, write.now)
+            session.execute(
+                update(EntryRow)
+                .where(EntryRow.id == entry_id)
+                .values(content_hash=entry.content_hash, guid=entry.guid)
+            )
+            return "updated"
+
+        article = entry.article
+        inserted_id = session.execute(
+            self._insert(ArticleRow)
+            .values(
+                url_key=article.url_key,
+                url=article.url,
+                title=article.title,
+                author=article.author,
+                summary=article.summary,
+                published_at=article.published_at,
+                updated_at=article.updated_at,
+                text=article.text,
+                html=article.html,
+                text_source=article.text_source,
+                extract_status=article.extract_status,
+                extract_error=article.extract_error,
+                language=article.language,
+                image=article.image,
+                content_hash=article.content_hash,
+                first_seen_at=write.now,
+                changed_at=write.now,
+            )
+            .on_conflict_do_nothing(index_elements=["url_key"])
+            .returning(ArticleRow.id)
+        ).scalar_one_or_none()
+        if inserted_id is None:
+            article_id = session.execute(
+                select(ArticleRow.id).where(ArticleRow.url_key == article.url_key)
+            ).scalar_one()
+            tags = write.feed_tags
+            outcome = "linked"
+        else:
+            article_id = inserted_id
+            tags = article.tags
+            outcome = "new"
+        session.execute(
+            self._insert(EntryRow)
+            .values(
+                feed_id=feed_id,
+                entry_key=entry.entry_key,
+                article_id=article_id,
+                guid=entry.guid,
+                content_hash=entry.content_hash,
+                first_seen_at=write.now,
+            )
+            .on_conflict_do_nothing(index_elements=["feed_id", "entry_key"])
+        )
+        self._add_tags(session, article_id, tags)
+        return outcome
+
+    def _update_article(
+        self, session: Session, article_id: int, article: ArticleWrite, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {
+            "title": article.title,
+            "summary": article.summary,
+            "author": article.author,
+            "updated_at": article.updated_at,
+            "content_hash": article.content_hash,
+            "changed_at": now,
+        }
+        if article.published_at is not None:
+            values["published_at"] = article.published_at
+        current_source = session.execute(
+            select(ArticleRow.text_source).where(ArticleRow.id == article_id)
+        ).scalar_one()
+        # Text taken from the feed follows the feed's edits; extracted page text stays.
+        if current_source in ("feed", "none") and article.text_source in ("feed", "none"):
+            values.update(text=article.text, html=article.html, text_source=article.text_source)
+        session.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
+        session.execute(
+            ArticleTagRow.__table__.delete().where(
+                ArticleTagRow.article_id == article_id,
+                ArticleTagRow.source.in_(("rule", "category")),
+            )
+        )
+        self._add_tags(
+            session, article_id, tuple(t for t in article.tags if t.source in ("rule", "category"))
+        )
+
+    def _add_tags(
+        self, session: Session, article_id: int, tags: Sequence[TagAssignment]
+    ) -> None:
+        if not tags:
+            return
+        rows = [
+            {
+                "article_id": article_id,
+                "tag": t.tag,
+                "source": t.source,
+                "score": t.score,
+                "detail": t.detail,
+            }
+            for t in {(t.tag, t.source): t for t in tags}.values()
+        ]
+        session.execute(self._insert(ArticleTagRow).values(rows).on_conflict_do_nothing())
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def feed_health(self) -> list[FeedHealth]:
+        counts = (
+            select(EntryRow.feed_id, func.count().label("n"))
+            .group_by(EntryRow.feed_id)
+            .subquery()
+        )
+        stmt = (
+            select(FeedRow, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.feed_id == FeedRow.id)
+            .order_by(FeedRow.id)
+        )
+        with self._read() as session:
+            return [
+                FeedHealth(
+                    url=row.url,
+                    title=row.title,
+                    last_checked_at=row.last_checked_at,
+                    last_success_at=row.last_success_at,
+                    last_status=row.last_status,
+                    last_http_status=row.last_http_status,
+                    last_error=row.last_error,
+                    error_count=row.error_count,
+                    entries=int(n),
+                    last_new=row.last_new,
+                    last_duration_ms=row.last_duration_ms,
+                )
+                for row, n in session.execute(stmt)
+            ]
+
+    def list_articles(
+        self,
+        *,
+        feed_url: str | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+    ) -> list[ArticleView]:
+        first_entry = (
+            select(EntryRow.article_id, func.min(EntryRow.id).label("entry_id"))
+            .group_by(EntryRow.article_id)
+            .subquery()
+        )
+        when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
+        stmt = (
+            select(ArticleRow, FeedRow.url, FeedRow.title)
+            .join(first_entry, first_entry.c.article_id == ArticleRow.id)
+            .join(EntryRow, EntryRow.id == first_entry.c.entry_id)
+            .join(FeedRow, FeedRow.id == EntryRow.feed_id)
+            .order_by(when.desc(), ArticleRow.id.desc())
+            .limit(limit)
+        )
+        if feed_url is not None:
+            in_feed = (
+                select(EntryRow.article_id)
+                .join(FeedRow, FeedRow.id == EntryRow.feed_id)
+                .where(FeedRow.url == feed_url)
+            )
+            stmt = stmt.where(ArticleRow.id.in_(in_feed))
+        if tag is not None:
+            stmt = stmt.where(
+                ArticleRow.id.in_(select(ArticleTagRow.article_id).where(ArticleTagRow.tag == tag))
+            )
+        with self._read() as session:
+            rows = session.execute(stmt).all()
+            ids = [article.id for article, _, _ in rows]
+            tags: dict[int, list[str]] = {i: [] for i in ids}
+            for chunk in _chunks(ids, 500):
+                tag_rows = session.execute(
+                    select(ArticleTagRow.article_id, ArticleTagRow.tag)
+                    .where(ArticleTagRow.article_id.in_(chunk))
+                    .order_by(ArticleTagRow.article_id, ArticleTagRow.tag)
+                )
+                for article_id, name in tag_rows:
+                    if name not in tags[article_id]:
+                        tags[article_id].append(name)
+            return [
+                ArticleView(
+                    id=article.id,
+                    feed_url=url,
+                    feed_title=title,
+                    url=article.url,
+                    title=article.title,
+                    author=article.author,
+                    published_at=article.published_at,
+                    first_seen_at=article.first_seen_at,
+                    tags=tuple(tags[article.id]),
+                    text=article.text,
+                    text_source=article.text_source,
+                    extract_status=article.extract_status,
+                    extract_error=article.extract_error,
+                )
+                for article, url, title in rows
+            ]
+
+    def article_tags(self, article_id: int) -> list[TagAssignment]:
+        with self._read() as session:
+            rows = session.scalars(
+                select(ArticleTagRow).where(ArticleTagRow.article_id == article_id)
+            )
+            return [
+                TagAssignment(r.tag, r.source, r.score, r.detail)  # type: ignore[arg-type]
+                for r in rows
+            ]
+
+    def counts(self) -> dict[str, int]:
+        with self._read() as session:
+            return {
+                "feeds": session.scalar(select(func.count()).select_from(FeedRow)) or 0,
+                "articles": session.scalar(select(func.count()).select_from(ArticleRow)) or 0,
+                "entries": session.scalar(select(func.count()).select_from(EntryRow)) or 0,
+            }
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+

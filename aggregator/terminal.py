@@ -1,0 +1,39 @@
+"""Making untrusted text (feed titles, error bodies) inert before it reaches a terminal.
+
+rich strips only BEL, BS, VT, FF and CR: an ESC from a feed title would reach the terminal
+as a real escape sequence (clear screen, OSC 8 hyperlink, OSC 52 clipboard write), and a
+``[link=…]`` in a title would become markup if printed as a markup string. Everything that
+prints feed data goes through :func:`clean` and is printed as ``rich.text.Text``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["clean", "clean_line"]
+
+# C0 controls except TAB and LF, DEL, C1 controls (0x80-0x9F, including the 8-bit CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# ESC-introduced sequences, removed whole so their printable tails do not leak through.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])"
+)
+# Bidi embedding/override/isolate controls can make a line read differently than it is.
+_BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def clean(text: str) -> str:
+    """NFC text with escape sequences, control characters and bidi overrides removed."""
+    text = _ESCAPE_SEQUENCE.sub("", text)
+    text = _CONTROL.sub("", text)
+    text = _BIDI.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def clean_line(text: str, limit: int | None = None) -> str:
+    """:func:`clean`, on one line (whitespace runs collapsed), optionally shortened."""
+    line = " ".join(clean(text).split())
+    if limit is not None and len(line) > limit:
+        line = line[: max(0, limit - 1)] + "…"
+    return line

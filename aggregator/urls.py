@@ -1,0 +1,198 @@
+"""Canonical forms of the links found in feeds, so one article has one identity.
+
+``canonicalize_url`` lower-cases scheme and host, converts the host to IDNA, drops the
+default port and the fragment, removes tracking parameters (``utm_*``, ``fbclid``, ...) while
+keeping every other parameter in its order and spelling, and percent-encodes what may not
+stand raw in a URL (spaces, ``|``, non-ASCII, stray ``%``). It is idempotent.
+
+What it does not do: fetch anything, follow redirects, sort or decode query parameters,
+remove dot segments from paths, drop ``www.``, or apply site-specific rules (JoongAng's
+``cloc=`` click-location parameter, for one, is kept). Those change which page is named,
+or need knowledge of the site; a canonical link must never point elsewhere than the original.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
+
+__all__ = ["TRACKING_PARAMS", "absolute_url", "canonicalize_url", "is_http_url"]
+
+# Names compared lower-cased. Only parameters that never select content belong here.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "srsltid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "_openstat",
+        "mkt_tok",
+        "ref_src",
+        "ref_url",
+        "spm",
+        "scm",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "vero_conv",
+        "rb_clickid",
+        "wickedid",
+        "napm",  # Naver search-ad click marker (NaPm)
+    }
+)
+_TRACKING_PREFIXES = ("utm_", "hsa_", "pk_", "mtm_")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Characters left as they are in each part; everything else is percent-encoded.
+# "%" is kept so existing escapes survive; stray ones are fixed by _fix_percent first.
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = "/%:@!$'()*+,;=?-._~"
+_HOST_SAFE = "-._~!$&'()*+,;=:"
+_USERINFO_SAFE = "%:!$&'()*+,;=-._~"
+_NETLOC_SAFE = "%:@!$&'()*+,;=[]-._~"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def is_http_url(url: str | None) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    if not url:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
+
+
+def absolute_url(base: str | None, ref: str | None) -> str | None:
+    """``ref`` resolved against ``base``, or None when empty or unresolvable.
+
+    Escapes what may not stand raw but does not otherwise change the URL: image URLs and
+    the like may be signed, so no parameter is dropped here.
+    """
+    if ref is None or not ref.strip():
+        return None
+    try:
+        joined = urljoin(base or "", ref.strip())
+    except ValueError:
+        return None
+    return _escape_parts(joined)
+
+
+def canonicalize_url(url: str) -> str:
+    """The canonical form of ``url`` (see the module docstring). Never raises.
+
+    >>> canonicalize_url("HTTP://News.Example.COM:80/a b?utm_source=x&id=3#top")
+    'http://news.example.com/a%20b?id=3'
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        netloc = _canonical_netloc(parts)
+    except ValueError:
+        # Unparseable (an unclosed IPv6 bracket, a bad port): keep it, escaped, as it came.
+        return _fix_percent(quote(text, safe=_PATH_SAFE + "?#[]"))
+    scheme = parts.scheme.lower()
+    path = _escape(parts.path, _PATH_SAFE)
+    if netloc and not path:
+        path = "/"
+    query = _strip_tracking(parts.query)
+    return _join(scheme, netloc, path, query)
+
+
+def _canonical_netloc(parts: SplitResult) -> str:
+    host = parts.hostname or ""
+    if not host:
+        return _escape(parts.netloc, _NETLOC_SAFE)
+    host = _idna(host)
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port  # raises ValueError for a non-numeric or out-of-range port
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    netloc = f"{_escape(userinfo, _USERINFO_SAFE)}@{host}" if userinfo else host
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        netloc = f"{netloc}:{port}"
+    return netloc
+
+
+def _idna(host: str) -> str:
+    host = unquote(host).lower().rstrip(".") or host.lower()
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass  # Not a valid IDN (a label too long, say): percent-encoding will do.
+    return _escape(host, _HOST_SAFE)
+
+
+def _strip_tracking(query: str) -> str:
+    kept = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name = unquote(pair.partition("=")[0]).strip().lower()
+        if name in TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES):
+            continue
+        kept.append(_escape(pair, _QUERY_SAFE + "&"))
+    return "&".join(kept)
+
+
+def _escape(part: str, safe: str) -> str:
+    return _upper_escapes(quote(_fix_percent(part), safe=safe))
+
+
+def _escape_parts(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _fix_percent(quote(url, safe=_PATH_SAFE + "?#[]"))
+    netloc = parts.netloc
+    if parts.hostname and not parts.hostname.isascii():
+        try:
+            netloc = _canonical_netloc(parts)
+        except ValueError:
+            netloc = _escape(netloc, _NETLOC_SAFE)
+    joined = _join(
+        parts.scheme, netloc, _escape(parts.path, _PATH_SAFE), _escape(parts.query, _QUERY_SAFE)
+    )
+    if parts.fragment:
+        joined += "#" + _escape(parts.fragment, _QUERY_SAFE)
+    return joined
+
+
+def _join(scheme: str, netloc: str, path: str, query: str) -> str:
+    # Built by hand: urlunsplit drops an empty netloc's "//" and so is not idempotent.
+    text = f"{scheme}:" if scheme else ""
+    if netloc or scheme in _DEFAULT_PORTS or path.startswith("//"):
+        text += "//" + netloc
+        if path and not path.startswith("/"):
+            path = "/" + path
+    text += path
+    if query:
+        text += "?" + query
+    return text
+
+
+def _fix_percent(text: str) -> str:
+    return _STRAY_PERCENT.sub("%25", text)
+
+
+def _upper_escapes(text: str) -> str:
+    return _ESCAPE.sub(lambda match: match.group(0).upper(), text)
