@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ import click
 from aggregator import __version__
 from aggregator.config import Config, load_config
 from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.runtime import fetch_settings, open_services
 from aggregator.terminal import clean, clean_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -168,64 +167,6 @@ def db_upgrade(ctx: click.Context) -> None:
 # -- poll --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _services(config: Config, *, extract_workers: int | None = None) -> Iterator[Any]:
-    """Open the store, the HTTP client, the extraction pool; close them all afterwards."""
-    from aggregator.categorize import compile_rules
-    from aggregator.extract_pool import ExtractionPool
-    from aggregator.fetch import HttpFetcher
-    from aggregator.pipeline import Services
-    from aggregator.store import Store
-
-    with _errors_exit():
-        store = Store.open(config.database_url(), create=True)
-    fetcher = HttpFetcher(fetch_settings(config))
-    workers = config.extract.workers if extract_workers is None else extract_workers
-    pool = ExtractionPool(
-        workers=workers or (os.cpu_count() or 1),
-        timeout=config.extract.timeout,
-        max_tasks=config.extract.max_tasks_per_worker,
-    )
-    page_pool = ThreadPoolExecutor(
-        max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
-        thread_name_prefix="page",
-    )
-    try:
-        yield Services(
-            config=config,
-            store=store,
-            fetcher=fetcher,
-            extractor=pool,
-            rules=compile_rules(config.tags),
-            page_pool=page_pool,
-        )
-    finally:
-        page_pool.shutdown(wait=True, cancel_futures=True)
-        pool.close()
-        fetcher.close()
-        store.close()
-
-
-def fetch_settings(config: Config) -> Any:
-    from aggregator.fetch import FetchSettings
-
-    fetch = config.fetch
-    kwargs: dict[str, Any] = {
-        "allow_private_networks": fetch.allow_private_networks,
-        "connect_timeout": fetch.connect_timeout,
-        "read_timeout": fetch.read_timeout,
-        "total_timeout": fetch.timeout,
-        "max_body_bytes": int(fetch.max_body_mb * 1024 * 1024),
-        "max_redirects": fetch.max_redirects,
-        "per_host_limit": fetch.per_host_limit,
-    }
-    if fetch.user_agent:
-        kwargs["user_agent"] = fetch.user_agent
-    if fetch.allowed_hosts:
-        kwargs["allowed_hosts"] = frozenset(h.lower() for h in fetch.allowed_hosts)
-    return FetchSettings(**kwargs)
-
-
 def _status_style(status: str) -> str:
     return {"ok": "green", "not_modified": "cyan", "error": "red"}.get(status, "")
 
@@ -262,7 +203,7 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     err = _console(stderr=True)
     failed = 0
     totals = {"new": 0, "updated": 0, "extracted": 0}
-    with _services(config) as services:
+    with _errors_exit(), open_services(config) as services:
         progress = Progress(
             TextColumn("polling"),
             BarColumn(),

@@ -75,9 +75,11 @@ _INFLATE_STEP = 64 * 1024
 class FetchSettings:
     """Knobs of :class:`HttpFetcher`. Times are seconds.
 
-    ``allowed_hosts`` are host names (lower-case, exact match, no wildcards) exempt from
-    the address guard, for an operator's intranet feed; ``allow_private_networks`` lifts
-    the guard entirely.
+    ``total_timeout`` is a hard deadline for the whole fetch: waiting for a per-host slot,
+    DNS, connect, TLS, every redirect and the body. ``max_body_bytes`` caps the decoded
+    body. ``allowed_hosts`` are host names (exact match, case-insensitive, no wildcards)
+    exempt from the address guard, for an operator's intranet feed; redirects away from
+    them are still checked. ``allow_private_networks`` lifts the guard entirely.
     """
 
     allow_private_networks: bool = False
@@ -244,6 +246,13 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def _ascii_host(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return host.lower()
+
+
 def _system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
@@ -252,8 +261,9 @@ def _system_resolver(host: str, port: int) -> list[str]:
 class _GuardedBackend(httpcore.NetworkBackend):
     """Resolves, checks every address, then connects to exactly those addresses.
 
-    Own ``connect_tcp`` rather than wrapping ``SyncBackend.connect_tcp``: that one resolves
-    the name again inside ``socket.create_connection``, which is the rebinding window.
+    ``SyncBackend.connect_tcp`` is only ever given IP literals: handed the host name, it
+    would resolve it again inside ``socket.create_connection``, and that second answer
+    (DNS rebinding) is the one it would connect to.
     """
 
     def __init__(
@@ -266,7 +276,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._resolver = resolver or _system_resolver
         self._inner = httpcore.SyncBackend()
         self._allow_private = allow_private
-        self._allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        # httpcore hands us the ASCII (IDNA) form of the host; compare like with like.
+        self._allowed_hosts = frozenset(_ascii_host(h) for h in allowed_hosts)
 
     def connect_tcp(
         self,
@@ -633,14 +644,21 @@ class HttpFetcher:
             log.debug("redirect %d %s -> %s", hop.status, current, target)
             current = _parse_url(url, str(target))
         final_url = str(current)
+        etag_out = hop.headers.get("etag")
+        last_modified_out = hop.headers.get("last-modified")
+        if hop.status == 304:
+            # A 304 need not repeat the validators; what it omits still holds (RFC 9111
+            # 4.3.4), and a None here would make the caller forget them.
+            etag_out = etag_out or etag
+            last_modified_out = last_modified_out or last_modified
         return FetchResult(
             url=url,
             final_url=final_url,
             status=hop.status,
             headers=hop.headers,
             content=hop.content,
-            etag=hop.headers.get("etag"),
-            last_modified=hop.headers.get("last-modified"),
+            etag=etag_out,
+            last_modified=last_modified_out,
             not_modified=hop.status == 304,
             permanent_redirect=final_url if redirects and all_permanent else None,
             elapsed_ms=int((time.monotonic() - start) * 1000),

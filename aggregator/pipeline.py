@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -70,6 +71,42 @@ class Extractor(Protocol):
     ) -> Future[ExtractedArticle]: ...
 
 
+class PageRegistry:
+    """Article pages being (or just) fetched and extracted, by article identity.
+
+    Section feeds polled at the same time carry the same articles; without this, each feed
+    would fetch and extract the same page before either had stored it. Results stay for a
+    registry until the feed that stored them has committed (then :meth:`forget`), and at most
+    ``capacity`` of them, so memory stays bounded in a long run.
+    """
+
+    def __init__(self, capacity: int = 2_000) -> None:
+        self._capacity = capacity
+        self._futures: OrderedDict[str, Future[ArticleWrite]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_submit(
+        self, key: str, submit: Callable[[], Future[ArticleWrite]]
+    ) -> tuple[Future[ArticleWrite], bool]:
+        """The future for ``key``, submitting it if nobody has; True when it is ours."""
+        with self._lock:
+            future = self._futures.get(key)
+            if future is not None:
+                self._futures.move_to_end(key)
+                return future, False
+            future = submit()
+            self._futures[key] = future
+            while len(self._futures) > self._capacity:
+                self._futures.popitem(last=False)
+            return future, True
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """Drop pages whose articles are now stored: later polls find them in the store."""
+        with self._lock:
+            for key in keys:
+                self._futures.pop(key, None)
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """Everything an update needs, passed in: no globals."""
@@ -81,6 +118,7 @@ class Services:
     rules: CompiledRules
     page_pool: ThreadPoolExecutor
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    pages: PageRegistry = field(default_factory=PageRegistry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +282,11 @@ def _articles_for(
             and item.url_key not in existing_articles
         )
         if needs_page:
-            future = services.page_pool.submit(
-                _fetch_and_extract, item, feed, feed_title, services
+            future, _ = services.pages.get_or_submit(
+                item.url_key,
+                lambda item=item: services.page_pool.submit(  # type: ignore[misc]
+                    _fetch_and_extract, item, feed, feed_title, services
+                ),
             )
             futures[future] = item.key
         else:
@@ -253,8 +294,19 @@ def _articles_for(
             articles[item.key] = _article_from_feed(
                 item, status=status, error=None, language=feed.language
             )
+    by_key = {item.key: item for item in planned}
     for future in as_completed(futures):
-        articles[futures[future]] = future.result()
+        key = futures[future]
+        shared = future.result()
+        # Another feed may have fetched this page: keep its text, but this entry's own
+        # title, summary and hash, so edit detection stays per feed.
+        own = _article_from_feed(by_key[key], status="kept", error=None, language=None)
+        articles[key] = replace(
+            shared,
+            title=own.title or shared.title,
+            summary=own.summary,
+            content_hash=own.content_hash,
+        )
     return articles
 
 
@@ -343,6 +395,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             feed_tags=feed_tags,
         ),
     )
+    services.pages.forget([p.url_key for p in planned])
     return _logged(
         FeedUpdateResult(
             feed.url,

@@ -13,6 +13,7 @@ or need knowledge of the site; a canonical link must never point elsewhere than 
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
@@ -62,7 +63,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters left as they are in each part; everything else is percent-encoded.
 # "%" is kept so existing escapes survive; stray ones are fixed by _fix_percent first.
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_QUERY_SAFE = "/%:@!$'()*+,;=?-._~"
+_QUERY_SAFE = "/%:@!$&'()*+,;=?-._~"
 _HOST_SAFE = "-._~!$&'()*+,;=:"
 _USERINFO_SAFE = "%:!$&'()*+,;=-._~"
 _NETLOC_SAFE = "%:@!$&'()*+,;=[]-._~"
@@ -135,10 +136,9 @@ def _canonical_netloc(parts: SplitResult) -> str:
 def _idna(host: str) -> str:
     host = unquote(host).lower().rstrip(".") or host.lower()
     if not host.isascii():
-        try:
+        # Not a valid IDN (a label too long, say): percent-encoding below will do.
+        with contextlib.suppress(UnicodeError):
             host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass  # Not a valid IDN (a label too long, say): percent-encoding will do.
     return _escape(host, _HOST_SAFE)
 
 
@@ -150,7 +150,7 @@ def _strip_tracking(query: str) -> str:
         name = unquote(pair.partition("=")[0]).strip().lower()
         if name in TRACKING_PARAMS or name.startswith(_TRACKING_PREFIXES):
             continue
-        kept.append(_escape(pair, _QUERY_SAFE + "&"))
+        kept.append(_escape(pair, _QUERY_SAFE))
     return "&".join(kept)
 
 

@@ -1,0 +1,78 @@
+"""Wiring: builds the services a command needs from the config, and closes them.
+
+The only place that knows which concrete fetcher, extractor and store go together; the CLI
+and the tests both use it, so what the tests exercise is what users run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from aggregator.config import Config
+
+if TYPE_CHECKING:
+    from aggregator.fetch import FetchSettings
+    from aggregator.pipeline import Services
+
+__all__ = ["fetch_settings", "open_services"]
+
+
+def fetch_settings(config: Config) -> FetchSettings:
+    from aggregator.fetch import FetchSettings
+
+    fetch = config.fetch
+    kwargs: dict[str, Any] = {
+        "allow_private_networks": fetch.allow_private_networks,
+        "connect_timeout": fetch.connect_timeout,
+        "read_timeout": fetch.read_timeout,
+        "total_timeout": fetch.timeout,
+        "max_body_bytes": int(fetch.max_body_mb * 1024 * 1024),
+        "max_redirects": fetch.max_redirects,
+        "per_host_limit": fetch.per_host_limit,
+    }
+    if fetch.user_agent:
+        kwargs["user_agent"] = fetch.user_agent
+    if fetch.allowed_hosts:
+        kwargs["allowed_hosts"] = frozenset(h.lower() for h in fetch.allowed_hosts)
+    return FetchSettings(**kwargs)
+
+
+@contextmanager
+def open_services(config: Config, *, extract_workers: int | None = None) -> Iterator[Services]:
+    """Open the store, the HTTP client and the extraction pool; close them all afterwards."""
+    from aggregator.categorize import compile_rules
+    from aggregator.extract_pool import ExtractionPool
+    from aggregator.fetch import HttpFetcher
+    from aggregator.pipeline import Services
+    from aggregator.store import Store
+
+    store = Store.open(config.database_url(), create=True)
+    fetcher = HttpFetcher(fetch_settings(config))
+    workers = config.extract.workers if extract_workers is None else extract_workers
+    pool = ExtractionPool(
+        workers=workers or (os.cpu_count() or 1),
+        timeout=config.extract.timeout,
+        max_tasks=config.extract.max_tasks_per_worker,
+    )
+    page_pool = ThreadPoolExecutor(
+        max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
+        thread_name_prefix="page",
+    )
+    try:
+        yield Services(
+            config=config,
+            store=store,
+            fetcher=fetcher,
+            extractor=pool,
+            rules=compile_rules(config.tags),
+            page_pool=page_pool,
+        )
+    finally:
+        page_pool.shutdown(wait=True, cancel_futures=True)
+        pool.close()
+        fetcher.close()
+        store.close()

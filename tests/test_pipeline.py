@@ -1,0 +1,270 @@
+"""The whole ingest path over a loopback HTTP server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from aggregator.categorize import compile_rules
+from aggregator.config import Config, parse_config
+from aggregator.extract_pool import ExtractionPool
+from aggregator.fetch import HttpFetcher
+from aggregator.pipeline import Services, poll_feeds
+from aggregator.runtime import fetch_settings
+from aggregator.store import Store
+
+from .sites import PARAGRAPHS, Item, article_page, items, rss
+
+
+@pytest.fixture(scope="module")
+def extraction_pool() -> Iterator[ExtractionPool]:
+    with ExtractionPool(workers=1, timeout=30, max_tasks=100) as pool:
+        yield pool
+
+
+def make_config(db_url: str, feeds: list[dict[str, Any]], **extra: Any) -> Config:
+    data: dict[str, Any] = {
+        "database": db_url,
+        "fetch": {"allow_private_networks": True, "timeout": 10, "concurrency": 4},
+        "tags": {
+            "economy": {"keywords": ["환율", "기준금리"], "aliases": ["경제"]},
+            "politics": {"keywords": ["국회"], "aliases": ["정치"]},
+            "world": {},
+        },
+        "feeds": feeds,
+    }
+    data.update(extra)
+    return parse_config(data)
+
+
+@contextmanager
+def services(config: Config, pool: ExtractionPool) -> Iterator[Services]:
+    store = Store.open(config.database_url({}))
+    fetcher = HttpFetcher(fetch_settings(config))
+    page_pool = ThreadPoolExecutor(max_workers=8)
+    try:
+        yield Services(
+            config=config,
+            store=store,
+            fetcher=fetcher,
+            extractor=pool,
+            rules=compile_rules(config.tags),
+            page_pool=page_pool,
+        )
+    finally:
+        page_pool.shutdown()
+        fetcher.close()
+        store.close()
+
+
+def serve_site(server: HTTPServer, path: str, feed_items: list[Item], title: str = "테스트일보") -> str:
+    server.expect_request(path).respond_with_data(
+        rss(title, feed_items), content_type="application/rss+xml; charset=utf-8"
+    )
+    for item in feed_items:
+        page_path = item.link.split(server.url_for(""), 1)[-1].split("?")[0]
+        server.expect_request("/" + page_path.lstrip("/")).respond_with_data(
+            article_page(item.title, PARAGRAPHS), content_type="text/html; charset=utf-8"
+        )
+    return server.url_for(path)
+
+
+def test_ingest_stores_full_text_tags_once(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 3)
+    feed_items[0].categories = ("경제",)
+    url = serve_site(httpserver, "/rss/all.xml", feed_items)
+    config = make_config(db_url, [{"url": url, "tags": ["world"]}])
+    with services(config, extraction_pool) as svc:
+        [first] = poll_feeds(config.feeds, svc)
+        assert (first.status, first.new, first.extracted) == ("ok", 3, 3), first
+        for _ in range(2):
+            [again] = poll_feeds(config.feeds, svc)
+            assert (again.status, again.new, again.updated) == ("ok", 0, 0)
+        assert svc.store.counts() == {"feeds": 1, "articles": 3, "entries": 3}
+        articles = svc.store.list_articles()
+    by_title = {a.title: a for a in articles}
+    art = by_title[feed_items[0].title]
+    # canonical link: tracking parameters gone
+    assert art.url == f"{base}/article/a0"
+    assert art.text_source == "trafilatura"
+    assert PARAGRAPHS[1][:30] in art.text
+    for junk in ("많이 본 뉴스", "무단전재", "개인정보처리방침", "다른 기사 제목이"):
+        assert junk not in art.text
+    assert art.text.count("홍길동 기자") <= 1
+    assert not art.text.startswith(art.title)
+    assert {"world", "economy"} <= set(art.tags)  # feed tag + category alias + rules
+
+
+def test_edited_entry_updates_in_place(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 2)
+    url = serve_site(httpserver, "/rss.xml", feed_items)
+    config = make_config(db_url, [{"url": url}])
+    with services(config, extraction_pool) as svc:
+        poll_feeds(config.feeds, svc)
+        feed_items[1].title = "고친 제목: 경제정책 방향 확정"
+        httpserver.clear()
+        serve_site(httpserver, "/rss.xml", feed_items)
+        [result] = poll_feeds(config.feeds, svc)
+        assert (result.new, result.updated) == (0, 1)
+        assert svc.store.counts()["articles"] == 2
+        titles = {a.title for a in svc.store.list_articles()}
+    assert "고친 제목: 경제정책 방향 확정" in titles
+
+
+def test_overlapping_section_feeds_store_one_article(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    shared = items(base, 2)
+    all_url = serve_site(httpserver, "/rss/all.xml", shared)
+    # The section feed carries the same articles under other guids and tracking parameters.
+    section_items = [
+        Item(guid=f"politics-{i.guid}", title=i.title, link=i.link.split("?")[0] + "?fbclid=x")
+        for i in shared
+    ]
+    politics_url = serve_site(httpserver, "/rss/politics.xml", section_items)
+    config = make_config(
+        db_url, [{"url": all_url}, {"url": politics_url, "tags": ["politics"]}]
+    )
+    with services(config, extraction_pool) as svc:
+        results = poll_feeds(config.feeds, svc)
+        assert sum(r.new for r in results) == 2
+        poll_feeds(config.feeds, svc)
+        assert svc.store.counts() == {"feeds": 2, "articles": 2, "entries": 4}
+        tagged = svc.store.list_articles(tag="politics")
+    assert len(tagged) == 2
+    page_hits = [r for r, _ in httpserver.log if r.path.startswith("/article/")]
+    assert len(page_hits) == 2  # each page fetched once, not once per feed
+
+
+def test_broken_feeds_do_not_stop_the_others(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    good = serve_site(httpserver, "/good.xml", items(base, 1))
+    httpserver.expect_request("/html").respond_with_data(
+        "<html><body><h1>Not here</h1></body></html>", content_type="text/html"
+    )
+    httpserver.expect_request("/500").respond_with_data("oops", status=500)
+    httpserver.expect_request("/empty").respond_with_data("", content_type="application/rss+xml")
+    config = make_config(
+        db_url,
+        [
+            {"url": httpserver.url_for("/html")},
+            {"url": httpserver.url_for("/500")},
+            {"url": good},
+            {"url": httpserver.url_for("/empty")},
+            {"url": "http://127.0.0.1:9/closed-port.xml"},
+        ],
+    )
+    with services(config, extraction_pool) as svc:
+        results = {r.feed_url: r for r in poll_feeds(config.feeds, svc)}
+        health = {h.url: h for h in svc.store.feed_health()}
+    assert results[good].status == "ok" and results[good].new == 1
+    failed = [u for u, r in results.items() if r.status == "error"]
+    assert len(failed) == 4
+    assert health[httpserver.url_for("/500")].last_http_status == 500
+    assert "500" in (health[httpserver.url_for("/500")].last_error or "")
+    assert "not a feed" in (health[httpserver.url_for("/html")].last_error or "").lower()
+    assert all(health[u].error_count == 1 for u in failed)
+
+
+def test_conditional_get_second_poll_is_304(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    body = rss("테스트", items(base, 1))
+    seen: list[dict[str, str]] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(body, content_type="application/rss+xml", headers={"ETag": '"v1"'})
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    config = make_config(db_url, [{"url": httpserver.url_for("/feed"), "full_text": False}])
+    with services(config, extraction_pool) as svc:
+        [first] = poll_feeds(config.feeds, svc)
+        [second] = poll_feeds(config.feeds, svc)
+        [health] = svc.store.feed_health()
+    assert (first.status, first.new) == ("ok", 1)
+    assert second.status == "not_modified"
+    assert seen[1].get("If-None-Match") == '"v1"'
+    assert "aggregator/" in seen[0]["User-Agent"]
+    assert health.last_status == "not_modified" and health.entries == 1
+
+
+def test_full_text_false_keeps_feed_text_and_fetches_no_page(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 1)
+    feed_items[0].description = "<p>피드에 실린 본문입니다. 국회는 오늘 본회의를 열었다.</p>"
+    url = serve_site(httpserver, "/f.xml", feed_items)
+    config = make_config(db_url, [{"url": url, "full_text": False}])
+    with services(config, extraction_pool) as svc:
+        poll_feeds(config.feeds, svc)
+        [article] = svc.store.list_articles()
+    assert article.text_source == "feed"
+    assert "피드에 실린 본문입니다" in article.text and "<p>" not in article.text
+    assert article.extract_status == "skipped"
+    assert not [r for r, _ in httpserver.log if r.path.startswith("/article/")]
+
+
+def test_page_failure_keeps_feed_text_and_records_error(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 1)
+    feed_items[0].description = "피드 요약 본문."
+    httpserver.expect_request("/f.xml").respond_with_data(
+        rss("t", feed_items), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/article/a0").respond_with_data("gone", status=404)
+    config = make_config(db_url, [{"url": httpserver.url_for("/f.xml")}])
+    with services(config, extraction_pool) as svc:
+        [result] = poll_feeds(config.feeds, svc)
+        [article] = svc.store.list_articles()
+    assert result.status == "ok" and result.new == 1 and result.extract_failed == 1
+    assert article.extract_status == "failed" and "404" in (article.extract_error or "")
+    assert article.text_source == "feed" and "피드 요약 본문" in article.text
+
+
+def test_private_link_refused_by_default_without_connecting(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    """The feed host is allowed by name; an article link to 127.0.0.1 is not."""
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 1)  # links point at http://localhost:<port>/article/...
+    feed_items[0].link = feed_items[0].link.replace("localhost", "127.0.0.1")
+    httpserver.expect_request("/f.xml").respond_with_data(
+        rss("t", feed_items), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/article/a0").respond_with_data(
+        article_page("x", PARAGRAPHS), content_type="text/html"
+    )
+    config = make_config(
+        db_url,
+        [{"url": httpserver.url_for("/f.xml")}],
+        fetch={"allow_private_networks": False, "allowed_hosts": ["localhost"]},
+    )
+    with services(config, extraction_pool) as svc:
+        [result] = poll_feeds(config.feeds, svc)
+        [article] = svc.store.list_articles()
+    assert result.status == "ok" and result.new == 1
+    assert article.extract_status == "failed"
+    assert "127.0.0.1" in (article.extract_error or "")
+    assert [r.path for r, _ in httpserver.log] == ["/f.xml"]
