@@ -14,6 +14,7 @@ import codecs
 import re
 
 __all__ = [
+    "bom_encoding",
     "charset_from_content_type",
     "codec_for_label",
     "decode_bytes",

@@ -172,7 +172,9 @@ def _status_style(status: str) -> str:
 
 
 @cli.command("poll")
-@click.option("--feed", "feed_urls", multiple=True, metavar="URL", help="Only this feed (repeatable).")
+@click.option(
+    "--feed", "feed_urls", multiple=True, metavar="URL", help="Only this feed (repeatable)."
+)
 @_config_option
 @click.pass_context
 def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:

@@ -92,7 +92,9 @@ class DisplayConfig(_Frozen):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Seoul)")
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Asia/Seoul)"
+            ) from None
         return value
 
 
@@ -273,4 +275,3 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{chosen}: not valid YAML{where}: {problem}") from None
     return parse_config(data, source=str(chosen))
-

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -347,9 +347,10 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             )
         )
 
-    known = store.known_entries(state.id, [e.key for e in parsed.entries] + [
-        f"{e.key}|{e.link}" for e in parsed.entries if e.link
-    ])
+    known = store.known_entries(
+        state.id,
+        [e.key for e in parsed.entries] + [f"{e.key}|{e.link}" for e in parsed.entries if e.link],
+    )
     planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
     new_keys = [p.url_key for p in planned if not p.changed]
     existing_articles = store.known_articles(new_keys)
@@ -436,7 +437,9 @@ def _safe_update(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         # Not an input problem: a bug. Log the traceback, report it, keep polling the rest.
         log.exception("unexpected error while updating feed=%s", feed.url)
         return _logged(
-            FeedUpdateResult(feed.url, "error", error=f"internal error: {type(exc).__name__}: {exc}")
+            FeedUpdateResult(
+                feed.url, "error", error=f"internal error: {type(exc).__name__}: {exc}"
+            )
         )
 
 

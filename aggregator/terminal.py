@@ -17,7 +17,12 @@ __all__ = ["clean", "clean_line"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # ESC-introduced sequences, removed whole so their printable tails do not leak through.
 _ESCAPE_SEQUENCE = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|[@-Z\\-_])"
+    r"\x1b(?:"
+    r"\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor movement, clear screen
+    r"|\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: hyperlinks (8), clipboard (52), titles
+    r"|[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
+    r"|[@-Z\\-_])"  # two-character escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # the 8-bit CSI
 )
 # Bidi embedding/override/isolate controls can make a line read differently than it is.
 _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")

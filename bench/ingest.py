@@ -123,9 +123,7 @@ def main() -> None:
         )
         with open_services(config) as services:
             # Warm the worker processes: a long-running daemon has them up already.
-            warm = [
-                services.extractor.submit(pages[0], "http://warm/") for _ in range(cores * 2)
-            ]
+            warm = [services.extractor.submit(pages[0], "http://warm/") for _ in range(cores * 2)]
             for future in warm:
                 future.result()
             started = time.perf_counter()
@@ -135,11 +133,14 @@ def main() -> None:
     server.terminate()
     extracted = sum(r.extracted for r in results)
     failed = [r for r in results if r.status != "ok"]
-    print(f"feeds x items          : {args.feeds} x {args.items} ({len(set(pages))} distinct pages)")
+    print(
+        f"feeds x items          : {args.feeds} x {args.items} ({len(set(pages))} distinct pages)"
+    )
     print(f"articles stored        : {stored} (extracted {extracted}, feed errors {len(failed)})")
     print(f"poll wall time         : {wall:.2f} s")
     print(f"articles/s             : {stored / wall:.1f}")
-    print(f"extraction, 1 process  : {extract_total:.2f} s ({1000 * extract_total / stored:.1f} ms/page)")
+    per_page = 1000 * extract_total / max(1, stored)
+    print(f"extraction, 1 process  : {extract_total:.2f} s ({per_page:.1f} ms/page)")
     print(f"lower bound ({cores} cores)  : {lower_bound:.2f} s")
     print(f"wall / lower bound     : {wall / lower_bound:.2f}  (goal <= 1.25)")
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
 PARAGRAPHS = [
     "정부는 26일 서울 정부청사에서 경제관계장관회의를 열고 내년 경제정책 방향을 확정했다고 밝혔다. "
     "이번 방향에는 수출 회복과 내수 활성화를 위한 과제가 담겼다.",
-    "기획재정부 관계자는 \"반도체 수출이 회복세를 보이고 있지만 대외 불확실성은 여전히 크다\"며 "
-    "\"민생 안정을 최우선으로 정책을 운용하겠다\"고 말했다.",
+    '기획재정부 관계자는 "반도체 수출이 회복세를 보이고 있지만 대외 불확실성은 여전히 크다"며 '
+    '"민생 안정을 최우선으로 정책을 운용하겠다"고 말했다.',
     "전문가들은 금리 인하 시점과 환율 변동성이 내년 성장률을 좌우할 것이라고 내다봤다. "
     "한국은행은 다음 달 금융통화위원회에서 기준금리를 논의한다.",
-    "국회는 다음 주 본회의를 열어 관련 예산안을 처리할 예정이다. 여야는 세부 항목을 두고 막판 협상을 "
-    "이어가고 있다.",
+    "국회는 다음 주 본회의를 열어 관련 예산안을 처리할 예정이다. "
+    "여야는 세부 항목을 두고 막판 협상을 이어가고 있다.",
 ]
 
 
@@ -40,7 +40,8 @@ def article_page(title: str, paragraphs: list[str], *, charset: str | None = "ut
 <li><a href="/a/2">또 다른 인기 기사 제목이 여기에 있다</a></li>
 <li><a href="/a/3">세 번째로 많이 본 기사 제목이다</a></li></ul></aside>
 </main>
-<footer>회사소개 | 개인정보처리방침 | 청소년보호정책 | Copyright 테스트일보 All rights reserved.</footer>
+<footer>회사소개 | 개인정보처리방침 | 청소년보호정책
+| Copyright 테스트일보 All rights reserved.</footer>
 </body></html>"""
 
 

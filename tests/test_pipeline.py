@@ -63,7 +63,9 @@ def services(config: Config, pool: ExtractionPool) -> Iterator[Services]:
         store.close()
 
 
-def serve_site(server: HTTPServer, path: str, feed_items: list[Item], title: str = "테스트일보") -> str:
+def serve_site(
+    server: HTTPServer, path: str, feed_items: list[Item], title: str = "테스트일보"
+) -> str:
     server.expect_request(path).respond_with_data(
         rss(title, feed_items), content_type="application/rss+xml; charset=utf-8"
     )
@@ -135,9 +137,7 @@ def test_overlapping_section_feeds_store_one_article(
         for i in shared
     ]
     politics_url = serve_site(httpserver, "/rss/politics.xml", section_items)
-    config = make_config(
-        db_url, [{"url": all_url}, {"url": politics_url, "tags": ["politics"]}]
-    )
+    config = make_config(db_url, [{"url": all_url}, {"url": politics_url, "tags": ["politics"]}])
     with services(config, extraction_pool) as svc:
         results = poll_feeds(config.feeds, svc)
         assert sum(r.new for r in results) == 2

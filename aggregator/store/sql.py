@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -399,7 +399,7 @@ class Store:
             values.update(text=article.text, html=article.html, text_source=article.text_source)
         session.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
         session.execute(
-            ArticleTagRow.__table__.delete().where(
+            delete(ArticleTagRow).where(
                 ArticleTagRow.article_id == article_id,
                 ArticleTagRow.source.in_(("rule", "category")),
             )
@@ -408,9 +408,7 @@ class Store:
             session, article_id, tuple(t for t in article.tags if t.source in ("rule", "category"))
         )
 
-    def _add_tags(
-        self, session: Session, article_id: int, tags: Sequence[TagAssignment]
-    ) -> None:
+    def _add_tags(self, session: Session, article_id: int, tags: Sequence[TagAssignment]) -> None:
         if not tags:
             return
         rows = [
@@ -429,9 +427,7 @@ class Store:
 
     def feed_health(self) -> list[FeedHealth]:
         counts = (
-            select(EntryRow.feed_id, func.count().label("n"))
-            .group_by(EntryRow.feed_id)
-            .subquery()
+            select(EntryRow.feed_id, func.count().label("n")).group_by(EntryRow.feed_id).subquery()
         )
         stmt = (
             select(FeedRow, func.coalesce(counts.c.n, 0))
@@ -542,5 +538,3 @@ class Store:
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
