@@ -1,0 +1,179 @@
+"""The command line as a user runs it: real config files, a real database, loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+
+from aggregator.cli import cli
+
+from .conftest import CORPUS, REPO_ROOT
+from .sites import PARAGRAPHS, article_page, items, rss
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def write_config(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_env_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    import click
+
+    def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+        out = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                out.extend(commands(command, f"{prefix}{name} "))
+            else:
+                out.append((f"{prefix}{name}", command))
+        return out
+
+    found = commands(cli)
+    assert {"poll", "list", "feeds", "extract", "check-config", "db upgrade"} <= {
+        n for n, _ in found
+    }
+    for name, command in found:
+        assert command.help and "Example: aggregator" in command.help, name
+        result = run(*name.split(), "--help")
+        assert result.exit_code == 0 and "--config" in result.output, name
+
+
+def test_check_config_shipped_and_invalid(tmp_path: Path) -> None:
+    ok = run("check-config", "--config", str(REPO_ROOT / "config.yaml"))
+    assert ok.exit_code == 0 and "config OK" in ok.output and "35 feeds" in ok.output
+    bad = write_config(
+        tmp_path, {"feeds": [{"url": "https://a.example/"}, {"url": "gopher://x"}], "x": 1}
+    )
+    result = run("check-config", "--config", str(bad))
+    assert result.exit_code == 2
+    assert "feeds[1].url: not an http(s) URL" in result.output
+    assert "x: unknown key" in result.output
+    # --config also works before the command
+    assert run("--config", str(bad), "check-config").exit_code == 2
+    missing = run("check-config", "--config", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_no_config_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("check-config")
+    assert result.exit_code == 2 and "no config file found" in result.output
+
+
+def test_poll_list_feeds_json(tmp_path: Path, httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 2)
+    httpserver.expect_request("/rss.xml").respond_with_data(
+        rss("테스트일보", feed_items), content_type="application/rss+xml"
+    )
+    for item in feed_items:
+        path = "/" + item.link.split("/", 3)[3].split("?")[0]
+        httpserver.expect_request(path).respond_with_data(
+            article_page(item.title, PARAGRAPHS), content_type="text/html; charset=utf-8"
+        )
+    httpserver.expect_request("/broken.xml").respond_with_data("nope", status=503)
+    config = write_config(
+        tmp_path,
+        {
+            "fetch": {"allow_private_networks": True},
+            "extract": {"workers": 1},
+            "tags": {"economy": {"keywords": ["수출"]}},
+            "feeds": [
+                {"url": httpserver.url_for("/rss.xml"), "title": "테스트"},
+                {"url": httpserver.url_for("/broken.xml")},
+            ],
+        },
+    )
+    result = run("poll", "--config", str(config))
+    assert result.exit_code == 1, result.output  # one feed failed
+    assert "new=2" in result.output and "HTTP 503" in result.output
+    assert (tmp_path / "data" / "aggregator" / "aggregator.db").exists()
+
+    only = run("poll", "--config", str(config), "--feed", httpserver.url_for("/rss.xml"))
+    assert only.exit_code == 0 and "new=0" in only.output
+
+    listed = json.loads(run("list", "--config", str(config), "--json").output)
+    assert len(listed) == 2
+    first = listed[0]
+    assert {"id", "feed", "url", "title", "published", "tags", "text"} <= set(first)
+    assert first["published"].endswith("+00:00")
+    assert "economy" in first["tags"] and PARAGRAPHS[0][:20] in first["text"]
+    assert first["text_source"] == "trafilatura"
+
+    table = run("list", "--config", str(config), "--tag", "economy", "--limit", "1")
+    assert table.exit_code == 0 and "trafilatura" in table.output
+
+    health = json.loads(run("feeds", "--config", str(config), "--json").output)
+    by_url = {h["url"]: h for h in health}
+    assert by_url[httpserver.url_for("/rss.xml")]["entries"] == 2
+    broken = by_url[httpserver.url_for("/broken.xml")]
+    assert broken["status"] == "error" and broken["http_status"] == 503
+    assert broken["error_count"] == 2 or broken["error_count"] == 1
+    assert run("feeds", "--config", str(config)).exit_code == 0
+
+
+def test_poll_unknown_feed_is_usage_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"feeds": [{"url": "https://a.example/rss"}]})
+    result = run("poll", "--config", str(config), "--feed", "https://b.example/")
+    assert result.exit_code == 2 and "not in the configuration" in result.output
+
+
+def test_db_upgrade_and_outdated_schema(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    config = write_config(tmp_path, {"database": f"sqlite:///{db}", "feeds": []})
+    first = run("db", "upgrade", "--config", str(config))
+    assert first.exit_code == 0 and "upgraded from empty" in first.output
+    assert "up to date" in run("db", "upgrade", "--config", str(config)).output
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+    refused = run("list", "--config", str(config))
+    assert refused.exit_code == 2 and "aggregator db upgrade" in refused.output
+
+
+def test_extract_file_json(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(article_page("경제정책 방향 확정", PARAGRAPHS), encoding="utf-8")
+    result = run("extract", str(page), "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert {"text", "title", "author", "date", "source"} <= set(data)
+    assert data["source"] == "trafilatura" and PARAGRAPHS[2][:20] in data["text"]
+    plain = run("extract", str(page))
+    assert plain.exit_code == 0 and "source: trafilatura" in plain.output
+    assert run("extract", str(tmp_path / "missing.html")).exit_code == 2
+
+
+def test_extract_url_refuses_loopback_by_default(tmp_path: Path, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/p").respond_with_data(article_page("x", PARAGRAPHS))
+    config = write_config(tmp_path, {"feeds": []})
+    result = run("extract", httpserver.url_for("/p"), "--config", str(config))
+    assert result.exit_code == 1 and "loopback" in result.output
+    assert httpserver.log == []
+
+
+@pytest.mark.corpus
+def test_extract_real_korean_page(corpus_dir: Path) -> None:
+    page = CORPUS / "pages" / "korean" / "fundus__HankookIlbo_2026_01_29.html"
+    data = json.loads(run("extract", str(page), "--json").output)
+    assert data["source"] in ("script-payload", "trafilatura", "json-ld")
+    assert len(data["text"]) > 1000
