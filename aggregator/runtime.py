@@ -7,7 +7,7 @@ and the tests both use it, so what the tests exercise is what users run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from aggregator.config import Config
 
 if TYPE_CHECKING:
     from aggregator.fetch import FetchSettings
-    from aggregator.pipeline import Services
+    from aggregator.pipeline import Extractor, Services
 
 __all__ = ["fetch_settings", "open_services"]
 
@@ -42,22 +42,35 @@ def fetch_settings(config: Config) -> FetchSettings:
 
 
 @contextmanager
-def open_services(config: Config, *, extract_workers: int | None = None) -> Iterator[Services]:
-    """Open the store, the HTTP client and the extraction pool; close them all afterwards."""
+def open_services(
+    config: Config,
+    *,
+    extractor: Extractor | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Iterator[Services]:
+    """Open the store, the HTTP client and the extraction pool; close them all afterwards.
+
+    An ``extractor`` passed in is used as is and left open (tests share one pool).
+    """
     from aggregator.categorize import compile_rules
     from aggregator.extract_pool import ExtractionPool
     from aggregator.fetch import HttpFetcher
     from aggregator.pipeline import Services
     from aggregator.store import Store
 
-    store = Store.open(config.database_url(), create=True)
+    store = Store.open(config.database_url(environ), create=True)
     fetcher = HttpFetcher(fetch_settings(config))
-    workers = config.extract.workers if extract_workers is None else extract_workers
-    pool = ExtractionPool(
-        workers=workers or (os.cpu_count() or 1),
-        timeout=config.extract.timeout,
-        max_tasks=config.extract.max_tasks_per_worker,
-    )
+    own_pool: ExtractionPool | None = None
+    pool: Extractor
+    if extractor is None:
+        own_pool = ExtractionPool(
+            workers=config.extract.workers or (os.cpu_count() or 1),
+            timeout=config.extract.timeout,
+            max_tasks=config.extract.max_tasks_per_worker,
+        )
+        pool = own_pool
+    else:
+        pool = extractor
     page_pool = ThreadPoolExecutor(
         max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
         thread_name_prefix="page",
@@ -73,6 +86,7 @@ def open_services(config: Config, *, extract_workers: int | None = None) -> Iter
         )
     finally:
         page_pool.shutdown(wait=True, cancel_futures=True)
-        pool.close()
+        if own_pool is not None:
+            own_pool.close()
         fetcher.close()
         store.close()

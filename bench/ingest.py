@@ -68,7 +68,10 @@ def serve(port_queue: multiprocessing.Queue[int], items: int) -> None:
         def do_GET(self) -> None:
             parts = self.path.strip("/").split("/")
             if parts[0].startswith("feed"):
-                body, ctype = feed_xml(port, int(parts[0][4:]), items), "application/rss+xml"
+                body, ctype = (
+                    feed_xml(port, int(parts[0][4:].removesuffix(".xml")), items),
+                    "application/rss+xml",
+                )
             elif parts[0] == "page":
                 body = page_for(int(parts[1]), int(parts[2]), items, pages)
                 ctype = "text/html"

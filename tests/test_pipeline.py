@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,13 +10,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from aggregator.categorize import compile_rules
 from aggregator.config import Config, parse_config
 from aggregator.extract_pool import ExtractionPool
-from aggregator.fetch import HttpFetcher
 from aggregator.pipeline import Services, poll_feeds
-from aggregator.runtime import fetch_settings
-from aggregator.store import Store
+from aggregator.runtime import open_services
 
 from .sites import PARAGRAPHS, Item, article_page, items, rss
 
@@ -45,22 +41,8 @@ def make_config(db_url: str, feeds: list[dict[str, Any]], **extra: Any) -> Confi
 
 @contextmanager
 def services(config: Config, pool: ExtractionPool) -> Iterator[Services]:
-    store = Store.open(config.database_url({}))
-    fetcher = HttpFetcher(fetch_settings(config))
-    page_pool = ThreadPoolExecutor(max_workers=8)
-    try:
-        yield Services(
-            config=config,
-            store=store,
-            fetcher=fetcher,
-            extractor=pool,
-            rules=compile_rules(config.tags),
-            page_pool=page_pool,
-        )
-    finally:
-        page_pool.shutdown()
-        fetcher.close()
-        store.close()
+    with open_services(config, extractor=pool, environ={}) as svc:
+        yield svc
 
 
 def serve_site(
