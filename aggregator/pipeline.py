@@ -453,13 +453,19 @@ def poll_feeds(
     services.store.sync_feeds([(f.url, f.title) for f in feeds], services.clock())
     results: list[FeedUpdateResult] = []
     workers = max(1, min(services.config.fetch.concurrency, len(feeds)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed")
+    try:
         futures = [pool.submit(_safe_update, feed, services) for feed in feeds]
         for future in as_completed(futures):
             result = future.result()
             results.append(result)
             if on_result is not None:
                 on_result(result)
+    except BaseException:
+        # Ctrl-C: start no new feed; the ones in flight finish (each commits whole or not at all).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     order = {f.url: i for i, f in enumerate(feeds)}
     results.sort(key=lambda r: order.get(r.feed_url, 0))
     return results
