@@ -232,7 +232,7 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
                 line.append(clean_line(result.feed_url))
                 if result.error:
                     line.append("\n             " + clean_line(result.error, 300), style="red")
-                out.print(line)
+                out.print(line, soft_wrap=True)
                 progress.advance(task)
 
             poll_feeds(feeds, services, on_result=report)
@@ -311,18 +311,24 @@ def feeds_cmd(ctx: click.Context, as_json: bool) -> None:
         )
         return
     zone = ZoneInfo(config.display.timezone)
-    table = Table(show_lines=False, pad_edge=False)
-    for column in ("feed", "last check", "status", "entries", "errors", "last error"):
-        table.add_column(column, overflow="fold")
+    table = Table(pad_edge=False, box=None, show_edge=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("last check", no_wrap=True)
+    table.add_column("entries", justify="right")
+    table.add_column("errors", justify="right")
+    table.add_column("feed", overflow="fold", ratio=1)
     for h in rows:
         status = h.last_status or "never"
+        feed = Text(clean_line(h.title or "", 60), style="bold")
+        feed.append("\n" + clean_line(h.url), style="dim")
+        if h.last_error:
+            feed.append("\n" + clean_line(h.last_error, 160), style="red")
         table.add_row(
-            Text(clean_line(h.title or "", 40) + "\n" + clean_line(h.url)),
-            Text(_local(h.last_checked_at, zone)),
             Text(status, style=_status_style(status)),
+            Text(_local(h.last_checked_at, zone)),
             Text(str(h.entries)),
             Text(str(h.error_count)),
-            Text(clean_line(h.last_error or "", 120), style="red"),
+            feed,
         )
     _console().print(table)
 
@@ -379,15 +385,19 @@ def list_cmd(
             )
         )
         return
+    console = _console()
+    if not articles:
+        console.print(Text("no articles yet: run `aggregator poll`"))
+        return
     zone = ZoneInfo(config.display.timezone)
-    table = Table(pad_edge=False)
-    table.add_column("id", justify="right")
-    table.add_column("published")
-    table.add_column("feed", overflow="fold", max_width=18)
-    table.add_column("title", overflow="fold")
-    table.add_column("tags", overflow="fold", max_width=20)
-    table.add_column("text", justify="right")
-    table.add_column("source")
+    table = Table(pad_edge=False, box=None, show_edge=False)
+    table.add_column("id", justify="right", no_wrap=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=14)
+    table.add_column("title", overflow="fold", ratio=1)
+    table.add_column("tags", overflow="fold", max_width=16)
+    table.add_column("text", justify="right", no_wrap=True)
+    table.add_column("source", no_wrap=True)
     for a in articles:
         table.add_row(
             Text(str(a.id)),
@@ -398,10 +408,7 @@ def list_cmd(
             Text(f"{len(a.text):,}"),
             Text(a.text_source),
         )
-    console = _console()
     console.print(table)
-    if not articles:
-        console.print(Text("no articles yet: run `aggregator poll`"))
 
 
 # -- extract -----------------------------------------------------------------------------------

@@ -348,11 +348,23 @@ def text_to_blocks(text: str) -> list[Block]:
     ]
 
 
+# Markup that survived one round of decoding: the feed escaped its HTML twice.
+_ESCAPED_MARKUP = re.compile(
+    r"<(?:p|br|img|table|tr|td|div|a|span|strong|b|em|font)\b[^<>]*/?>", re.IGNORECASE
+)
+
+
 def markup_to_blocks(value: str, base_url: str) -> list[Block]:
-    """HTML or text, whichever ``value`` is."""
-    if _LOOKS_HTML.search(value):
-        return html_to_blocks(value, base_url)
-    return text_to_blocks(value)
+    """HTML or text, whichever ``value`` is.
+
+    Some Korean feeds escape their descriptions twice (``&amp;lt;table&amp;gt;``), so the
+    markup arrives as text; it is decoded one more level rather than shown as tags.
+    """
+    blocks = html_to_blocks(value, base_url) if _LOOKS_HTML.search(value) else text_to_blocks(value)
+    text = render_text(blocks)
+    if _ESCAPED_MARKUP.search(text):
+        return html_to_blocks(text, base_url)
+    return blocks
 
 
 # ------------------------------------------------------------------------ cleanup

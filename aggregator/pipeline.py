@@ -387,7 +387,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         FeedWrite(
             now=services.clock(),
             entries=tuple(writes),
-            title=parsed.title or None,
+            title=feed.title or parsed.title or None,
             site_url=parsed.link,
             etag=fetched.etag,
             last_modified=fetched.last_modified,

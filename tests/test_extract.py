@@ -463,3 +463,17 @@ def test_html_to_blocks_and_render() -> None:
 )
 def test_parse_date(value: str | None, korean: bool, expected: datetime | None) -> None:
     assert parse_date(value, korean=korean) == expected
+
+
+def test_feed_content_escaped_twice_is_decoded_not_shown_as_tags() -> None:
+    from aggregator.extract import text_from_feed_content
+
+    doubly = (
+        "&lt;table&gt;&lt;tr&gt;&lt;td&gt;&lt;img src=&quot;http://img.example/a.jpg&quot; /&gt;"
+        "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;p&gt;문재인 대통령은 19일 브뤼셀에서 말했다.&lt;/p&gt;"
+    )
+    text, html = text_from_feed_content(doubly)
+    assert text == "문재인 대통령은 19일 브뤼셀에서 말했다."
+    assert "&lt;" not in html and "<table" not in text
+    # A single level of escaping in text is content, and stays.
+    assert text_from_feed_content("<p>3 &lt; 5 이다.</p>")[0] == "3 < 5 이다."
