@@ -75,8 +75,9 @@ _INFLATE_STEP = 64 * 1024
 class FetchSettings:
     """Knobs of :class:`HttpFetcher`. Times are seconds.
 
-    ``total_timeout`` is a hard deadline for the whole fetch: waiting for a per-host slot,
-    DNS, connect, TLS, every redirect and the body. ``max_body_bytes`` caps the decoded
+    ``total_timeout`` is a hard deadline for the whole fetch once a per-host slot is held:
+    DNS, connect, TLS, every redirect and the body. Queueing for a slot (behind our own
+    requests to the same host) is bounded separately by ``queue_timeout``. ``max_body_bytes`` caps the decoded
     body. ``allowed_hosts`` are host names (exact match, case-insensitive, no wildcards)
     exempt from the address guard, for an operator's intranet feed; redirects away from
     them are still checked. ``allow_private_networks`` lifts the guard entirely.
@@ -86,6 +87,8 @@ class FetchSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     total_timeout: float = 60.0
+    # Waiting for a per-host slot is not the server's fault: it has its own, longer bound.
+    queue_timeout: float = 600.0
     max_body_bytes: int = 15 * 1024 * 1024
     max_redirects: int = 5
     per_host_limit: int = 2
@@ -628,7 +631,7 @@ class HttpFetcher:
         all_permanent = True
         redirects = 0
         while True:
-            hop = self._hop(url, current, headers, deadline)
+            hop, deadline = self._hop(url, current, headers, deadline)
             if hop.location is None:
                 break
             redirects += 1
@@ -664,20 +667,31 @@ class HttpFetcher:
             elapsed_ms=int((time.monotonic() - start) * 1000),
         )
 
-    def _hop(self, url: str, current: httpx.URL, headers: dict[str, str], deadline: float) -> _Hop:
-        """One request/response, holding a slot of the host's concurrency limit."""
+    def _hop(
+        self, url: str, current: httpx.URL, headers: dict[str, str], deadline: float
+    ) -> tuple[_Hop, float]:
+        """One request/response, holding a slot of the host's concurrency limit.
+
+        Time spent queueing for the slot (behind our own other requests to the host) moves
+        the deadline back: the deadline bounds the server, the queue has ``queue_timeout``.
+        Returns the hop and the deadline as moved.
+        """
         key = _host_key(current)
         slot = self._take_slot(key)
         try:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not slot.semaphore.acquire(timeout=remaining):
+            queued = time.monotonic()
+            if not slot.semaphore.acquire(timeout=self._settings.queue_timeout):
                 raise FetchError(
                     url,
-                    f"gave up after the total timeout of {self._settings.total_timeout:g} s "
-                    f"waiting for a free connection slot for {key}",
+                    f"gave up after {self._settings.queue_timeout:g} s waiting for a free "
+                    f"connection slot for {key}",
                 )
             try:
-                return self._request(url, current, headers, deadline)
+                waited = time.monotonic() - queued
+                if waited > 0.001:
+                    deadline += waited
+                    _DEADLINE.set(deadline)
+                return self._request(url, current, headers, deadline), deadline
             finally:
                 slot.semaphore.release()
         finally:

@@ -60,16 +60,17 @@ def parse_json_feed(body: bytes, url: str, headers: Mapping[str, str] | None = N
     home = _str(document.get("home_page_url"))
     base = absolute_url(url, home) or url
     entries: list[ParsedEntry] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             warnings.append(f"JSON Feed: item {index} is not an object, skipped")
             continue
         entry = _to_entry(item, base, document)
-        if entry.key in seen:
-            warnings.append(f"duplicate entry key dropped: {entry.key}")
+        # Same rule as for XML feeds: word-for-word repeats go, shared ids stay.
+        if (entry.key, entry.link) in seen:
+            warnings.append(f"repeated entry dropped: {entry.key}")
             continue
-        seen.add(entry.key)
+        seen.add((entry.key, entry.link))
         entries.append(entry)
     return ParsedFeed(
         title=clean_text(_str(document.get("title"))),

@@ -304,13 +304,15 @@ def _to_parsed_feed(document: FeedDocument, url: str) -> ParsedFeed:
     if not version:
         warnings.append("unknown feed format: entries found, but no RSS/Atom root element")
     entries: list[ParsedEntry] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     for raw in result.get("entries", []):
         entry = _to_entry(raw, url)
-        if entry.key in seen:
-            warnings.append(f"duplicate entry key dropped: {entry.key}")
+        # Feeds repeat items word for word; those go. Items that merely share a guid
+        # (some feeds give every item the same one) stay: the pipeline tells them apart.
+        if (entry.key, entry.link) in seen:
+            warnings.append(f"repeated entry dropped: {entry.key}")
             continue
-        seen.add(entry.key)
+        seen.add((entry.key, entry.link))
         entries.append(entry)
     return ParsedFeed(
         title=clean_text(feed.get("title", ""), _is_html(feed.get("title_detail"))),

@@ -853,3 +853,38 @@ def test_tls_uses_the_host_name_for_sni_and_verifies_the_certificate(
     # self-signed certificate.
     assert sni == ["news.test"]
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+
+
+def test_queueing_for_a_host_slot_does_not_eat_the_deadline(httpserver: HTTPServer) -> None:
+    def slow(_request: object) -> Response:
+        time.sleep(0.6)
+        return Response("ok")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    settings = FetchSettings(allow_private_networks=True, total_timeout=1.0, per_host_limit=1)
+    with HttpFetcher(settings) as fetcher, ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [pool.submit(fetcher.fetch, httpserver.url_for("/slow")) for _ in range(3)]
+        results = [f.result() for f in futures]
+    # The third request queued ~1.2 s behind the others, yet each took 0.6 s of server time.
+    assert [r.content for r in results] == [b"ok"] * 3
+
+
+def test_queue_timeout_is_its_own_bound(httpserver: HTTPServer) -> None:
+    def slow(_request: object) -> Response:
+        time.sleep(0.8)
+        return Response("ok")
+
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    settings = FetchSettings(
+        allow_private_networks=True, total_timeout=5, per_host_limit=1, queue_timeout=0.2
+    )
+    with HttpFetcher(settings) as fetcher, ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(fetcher.fetch, httpserver.url_for("/slow")) for _ in range(2)]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result().status)
+            except FetchError as exc:
+                outcomes.append(str(exc))
+    assert 200 in outcomes
+    assert any(isinstance(o, str) and "free connection slot" in o for o in outcomes)

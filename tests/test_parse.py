@@ -508,7 +508,7 @@ def test_chosun_items_carry_plus_0900(corpus_dir: Path) -> None:
     assert "<!--" not in _real(corpus_dir, "chosun_popular_2018-10-19.xml").entries[0].summary
     # Two items appear twice, word for word, in this snapshot: one entry each is kept.
     assert len(feed.entries) == 59
-    assert sum(w.startswith("duplicate entry key") for w in feed.warnings) == 4
+    assert sum(w.startswith("repeated entry dropped") for w in feed.warnings) == 4
 
 
 @pytest.mark.corpus
@@ -579,3 +579,14 @@ def test_kyunghyang_parse_time(corpus_dir: Path) -> None:
     parse_feed(data, "https://example.kr/rss.xml")
     # A generous ceiling: it takes ~0.15 s here; this only catches a pathological slowdown.
     assert time.perf_counter() - start < 5
+
+
+def test_items_sharing_one_guid_are_all_kept() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
+<item><title>one</title><link>https://a.example/1</link><guid>same</guid></item>
+<item><title>two</title><link>https://a.example/2</link><guid>same</guid></item>
+<item><title>two</title><link>https://a.example/2</link><guid>same</guid></item>
+</channel></rss>"""
+    feed = parse_feed(body, FEED_URL)
+    assert [e.title for e in feed.entries] == ["one", "two"]
+    assert [w for w in feed.warnings if w.startswith("repeated entry dropped")]
