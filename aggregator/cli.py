@@ -205,6 +205,7 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     err = _console(stderr=True)
     failed = 0
     totals = {"new": 0, "updated": 0, "extracted": 0}
+    interrupted = False
     with _errors_exit(), open_services(config) as services:
         progress = Progress(
             TextColumn("polling"),
@@ -235,7 +236,18 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
                 out.print(line, soft_wrap=True)
                 progress.advance(task)
 
-            poll_feeds(feeds, services, on_result=report)
+            try:
+                poll_feeds(feeds, services, on_result=report)
+            except KeyboardInterrupt:
+                err.print(
+                    Text(
+                        "interrupted: stopping; feeds being written finish, the rest are "
+                        "left for the next poll"
+                    )
+                )
+                interrupted = True
+    if interrupted:
+        sys.exit(130)
     out.print(
         Text(
             f"{len(feeds)} feeds: {len(feeds) - failed} ok, {failed} failed; "

@@ -9,7 +9,8 @@
     │   │   └── BlockedAddressError the URL resolves to a non-public address (SSRF guard)
     │   ├── ParseError(url)         not a feed, or a feed we cannot read
     │   └── ExtractError(url)       article page; never fails the feed update
-    └── StoreError                  database unreachable, locked, schema outdated
+    ├── StoreError                  database unreachable, locked, schema outdated
+    └── Interrupted                 work stopped because the process is shutting down
 
 Third-party exceptions (httpx, feedparser, SQLAlchemy, trafilatura) are wrapped once, at the
 boundary of the module that calls them, and chained with ``raise ... from exc``.
@@ -24,6 +25,7 @@ __all__ = [
     "ExtractError",
     "FeedError",
     "FetchError",
+    "Interrupted",
     "ParseError",
     "SchemaOutdatedError",
     "StoreError",
@@ -96,3 +98,7 @@ class StoreError(AggregatorError):
 
 class SchemaOutdatedError(StoreError):
     """The database schema is older (or newer) than this version of aggregator."""
+
+
+class Interrupted(AggregatorError):
+    """The work was stopped because the process is shutting down (Ctrl-C, SIGTERM)."""

@@ -77,10 +77,11 @@ class FetchSettings:
 
     ``total_timeout`` is a hard deadline for the whole fetch once a per-host slot is held:
     DNS, connect, TLS, every redirect and the body. Queueing for a slot (behind our own
-    requests to the same host) is bounded separately by ``queue_timeout``. ``max_body_bytes`` caps the decoded
-    body. ``allowed_hosts`` are host names (exact match, case-insensitive, no wildcards)
-    exempt from the address guard, for an operator's intranet feed; redirects away from
-    them are still checked. ``allow_private_networks`` lifts the guard entirely.
+    requests to the same host) is bounded separately by ``queue_timeout``.
+    ``max_body_bytes`` caps the decoded body. ``allowed_hosts`` are host names (exact
+    match, case-insensitive, no wildcards) exempt from the address guard, for an
+    operator's intranet feed; redirects away from them are still checked.
+    ``allow_private_networks`` lifts the guard entirely.
     """
 
     allow_private_networks: bool = False

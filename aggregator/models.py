@@ -113,6 +113,7 @@ class FeedUpdateResult:
     updated: int = 0
     extracted: int = 0
     extract_failed: int = 0
+    linked: int = 0
     ms: int = 0
     error: str | None = None
     http_status: int | None = None

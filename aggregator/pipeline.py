@@ -24,19 +24,19 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aggregator.categorize import CompiledRules, tags_for
 from aggregator.config import Config, FeedConfig
-from aggregator.errors import AggregatorError, ExtractError, FetchError
+from aggregator.errors import AggregatorError, ExtractError, FetchError, Interrupted
 from aggregator.extract import text_from_feed_content
 from aggregator.fetch import Fetcher
 from aggregator.models import ExtractedArticle, FeedUpdateResult, ParsedEntry, ParsedFeed
 from aggregator.parse import parse_feed
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
+from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, KnownEntry, Store
 
 __all__ = [
     "Extractor",
@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json;q=0.9, "
@@ -119,6 +120,22 @@ class Services:
     page_pool: ThreadPoolExecutor
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     pages: PageRegistry = field(default_factory=PageRegistry)
+    # Set on shutdown: no new page is fetched, waits end, in-flight feeds stop early.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+_POLL_SECONDS = 0.25
+
+
+def _result(future: Future[T], services: Services) -> T:
+    """``future.result()``, giving up when the services are told to stop."""
+    while True:
+        try:
+            return future.result(timeout=_POLL_SECONDS)
+        except TimeoutError:
+            if services.stop.is_set():
+                future.cancel()
+                raise Interrupted("shutting down") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +264,8 @@ def _fetch_and_extract(
     """Page fetch (in a page thread) then extraction (in the process pool)."""
     entry = planned.entry
     assert entry.link is not None
+    if services.stop.is_set():
+        raise Interrupted("shutting down")
     try:
         page = services.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
         feed_html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
@@ -257,7 +276,7 @@ def _fetch_and_extract(
             feed_title=feed_title,
             feed_content=feed_html,
         )
-        extracted = future.result()
+        extracted = _result(future, services)
     except (FetchError, ExtractError) as exc:
         log.info("article extraction failed feed=%s entry=%s error=%s", feed.url, entry.link, exc)
         return _article_from_feed(planned, status="failed", error=str(exc), language=feed.language)
@@ -270,10 +289,14 @@ def _articles_for(
     feed: FeedConfig,
     feed_title: str | None,
     services: Services,
-) -> dict[str, ArticleWrite]:
-    """ArticleWrite per entry key: fetched and extracted for new articles when enabled."""
+) -> tuple[dict[str, ArticleWrite], set[str]]:
+    """ArticleWrite per entry key, fetched and extracted for new articles when enabled.
+
+    Also returns the keys whose page this feed extracted itself (not another feed's).
+    """
     articles: dict[str, ArticleWrite] = {}
-    futures: dict[Future[ArticleWrite], str] = {}
+    futures: dict[Future[ArticleWrite], list[str]] = {}
+    ours: set[str] = set()
     for item in planned:
         needs_page = (
             feed.full_text
@@ -282,32 +305,55 @@ def _articles_for(
             and item.url_key not in existing_articles
         )
         if needs_page:
-            future, _ = services.pages.get_or_submit(
+            future, submitted = services.pages.get_or_submit(
                 item.url_key,
                 lambda item=item: services.page_pool.submit(  # type: ignore[misc]
                     _fetch_and_extract, item, feed, feed_title, services
                 ),
             )
-            futures[future] = item.key
+            futures.setdefault(future, []).append(item.key)
+            if submitted:
+                ours.add(item.key)
         else:
             status = "skipped" if not feed.full_text or item.entry.link is None else "kept"
             articles[item.key] = _article_from_feed(
                 item, status=status, error=None, language=feed.language
             )
     by_key = {item.key: item for item in planned}
-    for future in as_completed(futures):
-        key = futures[future]
-        shared = future.result()
-        # Another feed may have fetched this page: keep its text, but this entry's own
-        # title, summary and hash, so edit detection stays per feed.
-        own = _article_from_feed(by_key[key], status="kept", error=None, language=None)
-        articles[key] = replace(
-            shared,
-            title=own.title or shared.title,
-            summary=own.summary,
-            content_hash=own.content_hash,
-        )
-    return articles
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
+        if services.stop.is_set() and pending:
+            for future in pending:
+                future.cancel()
+            raise Interrupted("shutting down")
+        for future in done:
+            shared = future.result()
+            for key in futures[future]:
+                # Another feed may have fetched this page: keep its text, but this entry's
+                # own title, summary and hash, so edit detection stays per feed.
+                own = by_key[key]
+                articles[key] = replace(
+                    shared,
+                    title=own.entry.title or shared.title,
+                    summary=own.entry.summary,
+                    content_hash=own.content_hash,
+                )
+    return articles, ours
+
+
+def _tag_text(
+    item: PlannedEntry,
+    article: ArticleWrite,
+    known: dict[str, KnownEntry],
+    stored_texts: dict[int, tuple[str, str]],
+) -> str:
+    """The text to tag on: an edited entry keeps the full text extracted earlier."""
+    if item.changed and item.key in known:
+        text, source = stored_texts.get(known[item.key].article_id, ("", "none"))
+        if source not in ("feed", "none") and text:
+            return text
+    return article.text
 
 
 def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
@@ -355,17 +401,21 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     new_keys = [p.url_key for p in planned if not p.changed]
     existing_articles = store.known_articles(new_keys)
     feed_title = feed.title or parsed.title or None
-    articles = _articles_for(planned, existing_articles, feed, feed_title, services)
+    articles, ours = _articles_for(planned, existing_articles, feed, feed_title, services)
+    stored_texts = store.article_texts(
+        [known[p.key].article_id for p in planned if p.changed and p.key in known]
+    )
 
     writes: list[EntryWrite] = []
     extracted = failed = 0
     for item in planned:
         article = articles[item.key]
-        extracted += article.extract_status in ("ok", "fallback")
-        failed += article.extract_status == "failed"
+        if item.key in ours:
+            extracted += article.extract_status in ("ok", "fallback")
+            failed += article.extract_status == "failed"
         tags = tags_for(
             title=article.title,
-            text=article.text,
+            text=_tag_text(item, article, known, stored_texts),
             categories=item.entry.categories,
             feed_tags=feed.tags,
             rules=services.rules,
@@ -408,7 +458,8 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             ms=elapsed(),
             http_status=http_status,
             entries_seen=len(parsed.entries),
-            extra={"linked": counts.linked, "warnings": parsed.warnings},
+            linked=counts.linked,
+            extra={"warnings": parsed.warnings},
         )
     )
 
@@ -428,19 +479,29 @@ def _logged(result: FeedUpdateResult) -> FeedUpdateResult:
 
 
 def _safe_update(feed: FeedConfig, services: Services) -> FeedUpdateResult:
+    """:func:`update_feed`, with every failure recorded on the feed and reported."""
     try:
         return update_feed(feed, services)
+    except Interrupted:
+        return FeedUpdateResult(feed.url, "error", error="interrupted: shutting down")
     except AggregatorError as exc:
-        # A store problem (locked, unreachable): report it for this feed, keep going.
-        return _logged(FeedUpdateResult(feed.url, "error", error=str(exc)))
+        # A store problem (locked, unreachable, a value the database refuses).
+        error = str(exc)
     except Exception as exc:
         # Not an input problem: a bug. Log the traceback, report it, keep polling the rest.
         log.exception("unexpected error while updating feed=%s", feed.url)
-        return _logged(
-            FeedUpdateResult(
-                feed.url, "error", error=f"internal error: {type(exc).__name__}: {exc}"
-            )
-        )
+        error = f"internal error: {type(exc).__name__}: {exc}"
+    _record_failure(feed, services, error)
+    return _logged(FeedUpdateResult(feed.url, "error", error=error))
+
+
+def _record_failure(feed: FeedConfig, services: Services, error: str) -> None:
+    try:
+        state = services.store.feed_state(feed.url)
+        if state is not None:
+            services.store.record_failure(state.id, services.clock(), error, None, 0)
+    except AggregatorError as exc:
+        log.error("cannot record the failure of feed=%s: %s", feed.url, exc)
 
 
 def poll_feeds(
@@ -462,7 +523,9 @@ def poll_feeds(
             if on_result is not None:
                 on_result(result)
     except BaseException:
-        # Ctrl-C: start no new feed; the ones in flight finish (each commits whole or not at all).
+        # Ctrl-C: start no new feed, and tell the ones in flight to stop early. A feed
+        # already writing commits whole; the others write nothing.
+        services.stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()

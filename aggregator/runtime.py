@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from aggregator.config import Config
@@ -50,7 +50,9 @@ def open_services(
 ) -> Iterator[Services]:
     """Open the store, the HTTP client and the extraction pool; close them all afterwards.
 
-    An ``extractor`` passed in is used as is and left open (tests share one pool).
+    An ``extractor`` passed in is used as is and left open (tests share one pool). When the
+    body raises (Ctrl-C included), in-flight work is told to stop and the pool is not
+    waited for.
     """
     from aggregator.categorize import compile_rules
     from aggregator.extract_pool import ExtractionPool
@@ -58,25 +60,27 @@ def open_services(
     from aggregator.pipeline import Services
     from aggregator.store import Store
 
-    store = Store.open(config.database_url(environ), create=True)
-    fetcher = HttpFetcher(fetch_settings(config))
-    own_pool: ExtractionPool | None = None
-    pool: Extractor
-    if extractor is None:
-        own_pool = ExtractionPool(
-            workers=config.extract.workers or (os.cpu_count() or 1),
-            timeout=config.extract.timeout,
-            max_tasks=config.extract.max_tasks_per_worker,
+    with ExitStack() as stack:
+        store = Store.open(config.database_url(environ), create=True)
+        stack.callback(store.close)
+        fetcher = HttpFetcher(fetch_settings(config))
+        stack.callback(fetcher.close)
+        pool: Extractor
+        own_pool: ExtractionPool | None = None
+        if extractor is None:
+            own_pool = ExtractionPool(
+                workers=config.extract.workers or (os.cpu_count() or 1),
+                timeout=config.extract.timeout,
+                max_tasks=config.extract.max_tasks_per_worker,
+            )
+            pool = own_pool
+        else:
+            pool = extractor
+        page_pool = ThreadPoolExecutor(
+            max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
+            thread_name_prefix="page",
         )
-        pool = own_pool
-    else:
-        pool = extractor
-    page_pool = ThreadPoolExecutor(
-        max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
-        thread_name_prefix="page",
-    )
-    try:
-        yield Services(
+        services = Services(
             config=config,
             store=store,
             fetcher=fetcher,
@@ -84,9 +88,14 @@ def open_services(
             rules=compile_rules(config.tags),
             page_pool=page_pool,
         )
-    finally:
-        page_pool.shutdown(wait=True, cancel_futures=True)
-        if own_pool is not None:
-            own_pool.close()
-        fetcher.close()
-        store.close()
+        aborted = False
+        try:
+            yield services
+        except BaseException:
+            aborted = True
+            services.stop.set()
+            raise
+        finally:
+            page_pool.shutdown(wait=True, cancel_futures=True)
+            if own_pool is not None:
+                own_pool.close(wait=not (aborted or services.stop.is_set()))

@@ -145,7 +145,7 @@ def test_db_upgrade_and_outdated_schema(tmp_path: Path) -> None:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+        conn.execute("DELETE FROM alembic_version")
     refused = run("list", "--config", str(config))
     assert refused.exit_code == 2 and "aggregator db upgrade" in refused.output
 

@@ -52,7 +52,8 @@ def counts(db_url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def test_sigkill_mid_poll_then_rerun(db_url: str, httpserver: HTTPServer, tmp_path: Path) -> None:
+def setup_site(db_url: str, httpserver: HTTPServer, tmp_path: Path) -> list[str]:
+    """FEEDS feeds of ITEMS items with slow article pages; returns the poll command."""
     base = httpserver.url_for("").rstrip("/")
     feeds = []
     for f in range(FEEDS):
@@ -63,7 +64,7 @@ def test_sigkill_mid_poll_then_rerun(db_url: str, httpserver: HTTPServer, tmp_pa
         feeds.append({"url": httpserver.url_for(f"/feed{f}.xml")})
 
     def slow_page(request: Request) -> Response:
-        time.sleep(0.15)  # keep the poll busy long enough to be killed in the middle
+        time.sleep(0.15)  # keep the poll busy long enough to be stopped in the middle
         return Response(article_page("기사", PARAGRAPHS), content_type="text/html; charset=utf-8")
 
     httpserver.expect_request(re.compile(r"^/article/")).respond_with_handler(slow_page)
@@ -80,40 +81,70 @@ def test_sigkill_mid_poll_then_rerun(db_url: str, httpserver: HTTPServer, tmp_pa
         ),
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DATABASE_URL"}
-    command = [sys.executable, "-m", "aggregator", "--config", str(config), "poll"]
+    return [sys.executable, "-m", "aggregator", "--config", str(config), "poll"]
 
+
+def start_and_signal(command: list[str], db_url: str, sig: signal.Signals) -> tuple[int, float]:
+    """Start a poll, send ``sig`` to its process group once some feeds are stored.
+
+    Returns the exit status and the seconds from the signal to the exit."""
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DATABASE_URL"}
     proc = subprocess.Popen(
         command, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 60
     try:
-        # Kill once at least one feed is stored and at least one is not.
         while time.monotonic() < deadline:
             stored = counts(db_url)["entries"]
             if 0 < stored < FEEDS * ITEMS:
                 break
-            assert proc.poll() is None, "poll finished before it could be killed"
+            assert proc.poll() is None, "poll finished before it could be stopped"
             time.sleep(0.05)
         else:
             pytest.fail("the poll never stored a first feed")
+        os.killpg(proc.pid, sig)
+        signalled = time.monotonic()
+        proc.wait(timeout=20)
+        took = time.monotonic() - signalled
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, took
 
-    after_kill = counts(db_url)
-    assert after_kill["per_feed_partial"] == 0
-    assert after_kill["orphans"] == 0 and after_kill["untitled"] == 0
-    assert after_kill["entries"] < FEEDS * ITEMS
 
+def rerun_completes(command: list[str], db_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DATABASE_URL"}
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    final = counts(db_url)
-    assert final == {
+    assert counts(db_url) == {
         "articles": FEEDS * ITEMS,
         "entries": FEEDS * ITEMS,
         "per_feed_partial": 0,
         "orphans": 0,
         "untitled": 0,
     }
+
+
+def test_sigkill_mid_poll_then_rerun(db_url: str, httpserver: HTTPServer, tmp_path: Path) -> None:
+    command = setup_site(db_url, httpserver, tmp_path)
+    assert start_and_signal(command, db_url, signal.SIGKILL)[0] == -signal.SIGKILL
+    after_kill = counts(db_url)
+    assert after_kill["per_feed_partial"] == 0
+    assert after_kill["orphans"] == 0 and after_kill["untitled"] == 0
+    assert after_kill["entries"] < FEEDS * ITEMS
+    rerun_completes(command, db_url)
+
+
+def test_ctrl_c_stops_promptly_then_rerun(
+    db_url: str, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    command = setup_site(db_url, httpserver, tmp_path)
+    code, took = start_and_signal(command, db_url, signal.SIGINT)
+    assert code == 130
+    assert took < 15, took  # a hang guard, not a speed goal: it stops, it does not finish
+
+    after = counts(db_url)
+    assert after["per_feed_partial"] == 0 and after["orphans"] == 0
+    assert after["entries"] < FEEDS * ITEMS
+    rerun_completes(command, db_url)

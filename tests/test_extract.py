@@ -470,7 +470,8 @@ def test_feed_content_escaped_twice_is_decoded_not_shown_as_tags() -> None:
 
     doubly = (
         "&lt;table&gt;&lt;tr&gt;&lt;td&gt;&lt;img src=&quot;http://img.example/a.jpg&quot; /&gt;"
-        "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;&lt;p&gt;문재인 대통령은 19일 브뤼셀에서 말했다.&lt;/p&gt;"
+        "&lt;/td&gt;&lt;/tr&gt;&lt;/table&gt;"
+        "&lt;p&gt;문재인 대통령은 19일 브뤼셀에서 말했다.&lt;/p&gt;"
     )
     text, html = text_from_feed_content(doubly)
     assert text == "문재인 대통령은 19일 브뤼셀에서 말했다."

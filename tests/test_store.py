@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from aggregator.errors import SchemaOutdatedError
+from aggregator.errors import SchemaOutdatedError, StoreError
 from aggregator.models import TagAssignment
 from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store, make_engine
 from aggregator.store.engine import ensure_schema, schema_status, upgrade_schema
@@ -30,7 +31,7 @@ def article(key: str, title: str = "제목", **changes: object) -> ArticleWrite:
         extract_error=None,
         language="ko",
         image=None,
-        content_hash=f"h-{key}-{title}",
+        content_hash=hashlib.sha256(f"{key}|{title}".encode()).hexdigest(),
         tags=(TagAssignment("politics", "feed"), TagAssignment("politics", "rule", 0.5, "국회")),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -109,8 +110,9 @@ def test_update_is_one_transaction(store: Store) -> None:
     fid = feed_id(store, "https://a.example/rss")
     good = article("https://a.example/1")
     bad = article("https://a.example/2", tags=(TagAssignment("x" * 100, "feed"),))
-    broken = replace(bad, title=None)  # type: ignore[arg-type]  # NOT NULL violation mid-way
-    with pytest.raises(Exception):  # noqa: B017 - any database error will do
+    # A naive datetime is refused while binding the second article, after the first is in.
+    broken = replace(bad, published_at=datetime(2026, 1, 1))
+    with pytest.raises(StoreError):
         store.store_update(fid, write(entry("g1", good), entry("g2", broken)))
     assert store.counts()["articles"] == 0
     assert store.counts()["entries"] == 0
@@ -163,7 +165,8 @@ def test_outdated_schema_is_refused(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade_schema(engine)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        # Tables without a recorded revision: older than any migration this code has.
+        conn.execute(text("DELETE FROM alembic_version"))
     with pytest.raises(SchemaOutdatedError, match="aggregator db upgrade"):
         ensure_schema(engine, create=True)
     engine.dispose()
@@ -186,3 +189,30 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     engine.dispose()
+
+
+def test_long_urls_nul_bytes_and_long_language_are_stored(store: Store) -> None:
+    fid = feed_id(store, "https://a.example/rss")
+    long_url = "https://a.example/" + "%EA%B0%80" * 1000  # 9 KB of percent-encoded Hangul
+    art = article(long_url, title="널\x00바이트", language="ko-KR-x-" + "a" * 40)
+    art = replace(art, text="본문\x00끝")
+    assert store.store_update(fid, write(entry(long_url, art))).new == 1
+    assert store.store_update(fid, write(entry(long_url, art))).new == 0
+    assert store.known_articles([long_url]) != {}
+    [view] = store.list_articles()
+    assert view.url == long_url and view.title == "널바이트" and view.text == "본문끝"
+
+
+def test_newer_schema_is_refused_with_the_right_advice(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaOutdatedError, match="newer aggregator"):
+        ensure_schema(engine, create=True)
+    engine.dispose()
+
+
+def test_unusable_sqlite_path_is_a_store_error(tmp_path: object) -> None:
+    with pytest.raises(StoreError, match="cannot"):
+        Store.open("sqlite:////proc/nope/x.db")

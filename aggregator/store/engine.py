@@ -56,7 +56,12 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the directory for the database {database}"
+                ) from exc
         engine = create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_pre_ping=False
         )
@@ -84,12 +89,19 @@ def head_revision() -> str:
 def schema_status(engine: Engine) -> tuple[str | None, str, bool]:
     """``(current revision, head revision, database has tables at all)``."""
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(**READONLY) as conn:
             current = MigrationContext.configure(conn).get_current_revision()
             has_tables = bool(inspect(conn).get_table_names())
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database: {engine.url!r}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"cannot open the database {url}") from exc
     return current, head_revision(), has_tables
+
+
+def known_revisions() -> set[str]:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
@@ -98,7 +110,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, 
     try:
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), revision)
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError) as exc:
         raise StoreError("database upgrade failed") from exc
     return before, head
 
@@ -114,6 +126,11 @@ def ensure_schema(engine: Engine, *, create: bool) -> None:
             return
         raise SchemaOutdatedError(
             "the database is empty: run `aggregator db upgrade` (or `aggregator poll`) first"
+        )
+    if current is not None and current not in known_revisions():
+        raise SchemaOutdatedError(
+            f"the database schema is at revision {current}, which this aggregator does not "
+            f"know (it needs {head}): it was written by a newer aggregator; upgrade aggregator"
         )
     raise SchemaOutdatedError(
         f"the database schema is at revision {current or 'none'} but this aggregator needs "

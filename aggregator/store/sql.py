@@ -2,7 +2,7 @@
 
 Rules it keeps: one feed's update (its entries, articles, tags and fetch state) commits as
 one transaction, so a crash leaves either all of it or none of it; uniqueness lives in
-constraints (``articles.url_key``, ``entries(feed_id, entry_key)``) and inserts go through
+constraints (``articles.key_hash``, ``entries(feed_id, key_hash)``) and inserts go through
 ``ON CONFLICT DO NOTHING``, so two writers racing on the same article cannot duplicate it; no
 network I/O ever happens inside a transaction. It does not decide *what* to write: the
 pipeline does.
@@ -10,6 +10,7 @@ pipeline does.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
@@ -173,16 +174,16 @@ class Store:
         try:
             with Session(self.engine) as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise StoreError("database write failed") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed ({_short(exc)})") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
             with Session(self.engine.execution_options(**READONLY)) as session:
                 yield session
-        except OperationalError as exc:
-            raise StoreError("database read failed") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed ({_short(exc)})") from exc
 
     def _insert(self, table: Any) -> Any:
         if self.dialect == "postgresql":
@@ -194,8 +195,21 @@ class Store:
     # -- feeds ------------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Iterable[tuple[str, str | None]], now: datetime) -> None:
-        """Make sure a row exists for each ``(url, title)``; never deletes (articles stay)."""
-        rows = [{"url": url, "title": title, "created_at": now} for url, title in feeds]
+        """Make sure a row exists for each ``(url, title)``; never deletes (articles stay).
+
+        Reads first and writes only what is missing, so read-only commands that call it
+        take no write lock once the feeds exist.
+        """
+        wanted = dict(feeds)
+        if not wanted:
+            return
+        with self._read() as session:
+            existing = set(session.scalars(select(FeedRow.url).where(FeedRow.url.in_(wanted))))
+        rows = [
+            {"url": url, "title": title, "created_at": now}
+            for url, title in wanted.items()
+            if url not in existing
+        ]
         if not rows:
             return
         with self._write() as session:
@@ -211,24 +225,39 @@ class Store:
             return FeedState(row.id, row.url, row.etag, row.last_modified, row.error_count)
 
     def known_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, KnownEntry]:
+        """The stored entries of feed ``feed_id`` among ``keys`` (entry keys)."""
+        by_hash = {digest(key): key for key in keys}
         out: dict[str, KnownEntry] = {}
         with self._read() as session:
-            for chunk in _chunks(keys, 500):
-                stmt = select(EntryRow.entry_key, EntryRow.article_id, EntryRow.content_hash).where(
-                    EntryRow.feed_id == feed_id, EntryRow.entry_key.in_(chunk)
+            for chunk in _chunks(list(by_hash), 500):
+                stmt = select(EntryRow.key_hash, EntryRow.article_id, EntryRow.content_hash).where(
+                    EntryRow.feed_id == feed_id, EntryRow.key_hash.in_(chunk)
                 )
-                for key, article_id, content_hash in session.execute(stmt):
-                    out[key] = KnownEntry(article_id, content_hash)
+                for key_hash, article_id, content_hash in session.execute(stmt):
+                    out[by_hash[key_hash]] = KnownEntry(article_id, content_hash)
         return out
 
     def known_articles(self, url_keys: Sequence[str]) -> dict[str, int]:
+        """Article id by identity (canonical link or feed-scoped key), for those stored."""
+        by_hash = {digest(key): key for key in url_keys}
         out: dict[str, int] = {}
         with self._read() as session:
-            for chunk in _chunks(url_keys, 500):
-                stmt = select(ArticleRow.url_key, ArticleRow.id).where(
-                    ArticleRow.url_key.in_(chunk)
+            for chunk in _chunks(list(by_hash), 500):
+                stmt = select(ArticleRow.key_hash, ArticleRow.id).where(
+                    ArticleRow.key_hash.in_(chunk)
                 )
-                out.update({key: article_id for key, article_id in session.execute(stmt)})
+                out.update({by_hash[h]: article_id for h, article_id in session.execute(stmt)})
+        return out
+
+    def article_texts(self, article_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """``(text, text_source)`` of stored articles: edits are re-tagged on the full text."""
+        out: dict[int, tuple[str, str]] = {}
+        with self._read() as session:
+            for chunk in _chunks(list(article_ids), 500):
+                stmt = select(ArticleRow.id, ArticleRow.text, ArticleRow.text_source).where(
+                    ArticleRow.id.in_(chunk)
+                )
+                out.update({i: (text, source) for i, text, source in session.execute(stmt)})
         return out
 
     def record_failure(
@@ -311,9 +340,10 @@ class Store:
     def _store_entry(
         self, session: Session, feed_id: int, entry: EntryWrite, write: FeedWrite
     ) -> str:
+        entry_hash = digest(entry.entry_key)
         existing = session.execute(
             select(EntryRow.id, EntryRow.article_id, EntryRow.content_hash).where(
-                EntryRow.feed_id == feed_id, EntryRow.entry_key == entry.entry_key
+                EntryRow.feed_id == feed_id, EntryRow.key_hash == entry_hash
             )
         ).one_or_none()
         if existing is not None:
@@ -324,38 +354,26 @@ class Store:
             session.execute(
                 update(EntryRow)
                 .where(EntryRow.id == entry_id)
-                .values(content_hash=entry.content_hash, guid=entry.guid)
+                .values(content_hash=entry.content_hash, guid=_clean(entry.guid))
             )
             return "updated"
 
         article = entry.article
+        article_hash = digest(article.url_key)
         inserted_id = session.execute(
             self._insert(ArticleRow)
             .values(
-                url_key=article.url_key,
-                url=article.url,
-                title=article.title,
-                author=article.author,
-                summary=article.summary,
-                published_at=article.published_at,
-                updated_at=article.updated_at,
-                text=article.text,
-                html=article.html,
-                text_source=article.text_source,
-                extract_status=article.extract_status,
-                extract_error=article.extract_error,
-                language=article.language,
-                image=article.image,
-                content_hash=article.content_hash,
+                key_hash=article_hash,
                 first_seen_at=write.now,
                 changed_at=write.now,
+                **_article_values(article),
             )
-            .on_conflict_do_nothing(index_elements=["url_key"])
+            .on_conflict_do_nothing(index_elements=["key_hash"])
             .returning(ArticleRow.id)
         ).scalar_one_or_none()
         if inserted_id is None:
             article_id = session.execute(
-                select(ArticleRow.id).where(ArticleRow.url_key == article.url_key)
+                select(ArticleRow.id).where(ArticleRow.key_hash == article_hash)
             ).scalar_one()
             tags = write.feed_tags
             outcome = "linked"
@@ -367,13 +385,14 @@ class Store:
             self._insert(EntryRow)
             .values(
                 feed_id=feed_id,
-                entry_key=entry.entry_key,
+                key_hash=entry_hash,
+                entry_key=_clean(entry.entry_key),
                 article_id=article_id,
-                guid=entry.guid,
+                guid=_clean(entry.guid),
                 content_hash=entry.content_hash,
                 first_seen_at=write.now,
             )
-            .on_conflict_do_nothing(index_elements=["feed_id", "entry_key"])
+            .on_conflict_do_nothing(index_elements=["feed_id", "key_hash"])
         )
         self._add_tags(session, article_id, tags)
         return outcome
@@ -381,10 +400,11 @@ class Store:
     def _update_article(
         self, session: Session, article_id: int, article: ArticleWrite, now: datetime
     ) -> None:
+        fields = _article_values(article)
         values: dict[str, Any] = {
-            "title": article.title,
-            "summary": article.summary,
-            "author": article.author,
+            "title": fields["title"],
+            "summary": fields["summary"],
+            "author": fields["author"],
             "updated_at": article.updated_at,
             "content_hash": article.content_hash,
             "changed_at": now,
@@ -396,7 +416,7 @@ class Store:
         ).scalar_one()
         # Text taken from the feed follows the feed's edits; extracted page text stays.
         if current_source in ("feed", "none") and article.text_source in ("feed", "none"):
-            values.update(text=article.text, html=article.html, text_source=article.text_source)
+            values.update(text=fields["text"], html=fields["html"], text_source=article.text_source)
         session.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
         session.execute(
             delete(ArticleTagRow).where(
@@ -533,6 +553,40 @@ class Store:
                 "articles": session.scalar(select(func.count()).select_from(ArticleRow)) or 0,
                 "entries": session.scalar(select(func.count()).select_from(EntryRow)) or 0,
             }
+
+
+def digest(key: str) -> str:
+    """The stored form of an identity: SHA-256 hex (fixed length, index-friendly)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _clean(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL, and a feed can contain one (&#0; or raw bytes).
+    return value.replace("\x00", "") if value else value
+
+
+def _article_values(article: ArticleWrite) -> dict[str, Any]:
+    return {
+        "url": _clean(article.url),
+        "title": _clean(article.title) or "",
+        "author": _clean(article.author),
+        "summary": _clean(article.summary) or "",
+        "published_at": article.published_at,
+        "updated_at": article.updated_at,
+        "text": _clean(article.text) or "",
+        "html": _clean(article.html) or "",
+        "text_source": article.text_source,
+        "extract_status": article.extract_status,
+        "extract_error": _clean(article.extract_error),
+        "language": (_clean(article.language) or "")[:35] or None,
+        "image": _clean(article.image),
+        "content_hash": article.content_hash,
+    }
+
+
+def _short(exc: SQLAlchemyError) -> str:
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0][:200] if detail else ''}"
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

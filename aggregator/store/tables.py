@@ -55,9 +55,9 @@ class FeedRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     title: Mapped[str | None] = mapped_column(Text)
-    site_url: Mapped[str | None] = mapped_column(String(2048))
-    etag: Mapped[str | None] = mapped_column(String(1024))
-    last_modified: Mapped[str | None] = mapped_column(String(256))
+    site_url: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(32))
@@ -74,9 +74,11 @@ class ArticleRow(Base):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # The canonical link; for an entry without a usable link, "<feed url>#entry=<entry key>".
-    url_key: Mapped[str] = mapped_column(String(2048), unique=True)
-    url: Mapped[str | None] = mapped_column(String(2048))
+    # SHA-256 of the article's identity: its canonical link, or for an entry without a usable
+    # link "<feed url>#entry=<entry key>". Hashed because links have no length limit and a
+    # unique index on arbitrarily long text does not work on every backend.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -87,8 +89,8 @@ class ArticleRow(Base):
     text_source: Mapped[str] = mapped_column(String(32), default="none")
     extract_status: Mapped[str] = mapped_column(String(32), default="pending")
     extract_error: Mapped[str | None] = mapped_column(Text)
-    language: Mapped[str | None] = mapped_column(String(16))
-    image: Mapped[str | None] = mapped_column(String(2048))
+    language: Mapped[str | None] = mapped_column(String(35))
+    image: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -101,14 +103,16 @@ class EntryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
-    entry_key: Mapped[str] = mapped_column(String(2048))
+    # SHA-256 of the entry's key within its feed (guid, else canonical link, else a hash).
+    key_hash: Mapped[str] = mapped_column(String(64))
+    entry_key: Mapped[str] = mapped_column(Text)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
-    guid: Mapped[str | None] = mapped_column(String(2048))
+    guid: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        UniqueConstraint("feed_id", "entry_key", name="uq_entries_feed_key"),
+        UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
         Index("ix_entries_article_id", "article_id"),
     )
 

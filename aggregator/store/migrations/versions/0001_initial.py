@@ -24,9 +24,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("url", sa.String(2048), nullable=False, unique=True),
         sa.Column("title", sa.Text),
-        sa.Column("site_url", sa.String(2048)),
-        sa.Column("etag", sa.String(1024)),
-        sa.Column("last_modified", sa.String(256)),
+        sa.Column("site_url", sa.Text),
+        sa.Column("etag", sa.Text),
+        sa.Column("last_modified", sa.Text),
         sa.Column("last_checked_at", UTCDateTime()),
         sa.Column("last_success_at", UTCDateTime()),
         sa.Column("last_status", sa.String(32)),
@@ -41,8 +41,8 @@ def upgrade() -> None:
     op.create_table(
         "articles",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("url_key", sa.String(2048), nullable=False, unique=True),
-        sa.Column("url", sa.String(2048)),
+        sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+        sa.Column("url", sa.Text),
         sa.Column("title", sa.Text, nullable=False),
         sa.Column("author", sa.Text),
         sa.Column("summary", sa.Text, nullable=False),
@@ -53,8 +53,8 @@ def upgrade() -> None:
         sa.Column("text_source", sa.String(32), nullable=False),
         sa.Column("extract_status", sa.String(32), nullable=False),
         sa.Column("extract_error", sa.Text),
-        sa.Column("language", sa.String(16)),
-        sa.Column("image", sa.String(2048)),
+        sa.Column("language", sa.String(35)),
+        sa.Column("image", sa.Text),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("first_seen_at", UTCDateTime(), nullable=False),
         sa.Column("changed_at", UTCDateTime(), nullable=False),
@@ -66,17 +66,18 @@ def upgrade() -> None:
         sa.Column(
             "feed_id", sa.Integer, sa.ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False
         ),
-        sa.Column("entry_key", sa.String(2048), nullable=False),
+        sa.Column("key_hash", sa.String(64), nullable=False),
+        sa.Column("entry_key", sa.Text, nullable=False),
         sa.Column(
             "article_id",
             sa.Integer,
             sa.ForeignKey("articles.id", ondelete="CASCADE"),
             nullable=False,
         ),
-        sa.Column("guid", sa.String(2048)),
+        sa.Column("guid", sa.Text),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("first_seen_at", UTCDateTime(), nullable=False),
-        sa.UniqueConstraint("feed_id", "entry_key", name="uq_entries_feed_key"),
+        sa.UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
     )
     op.create_index("ix_entries_article_id", "entries", ["article_id"])
     op.create_table(
