@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,6 +89,10 @@ def _setup_logging(verbose: int) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if verbose < 2:
+        # trafilatura reports every discarded block at WARNING; ours says what matters.
+        for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,6 +121,16 @@ def check_config(ctx: click.Context) -> None:
     Example: aggregator check-config --config ./config.yaml
     """
     config = _load(ctx)
+    from sqlalchemy.engine import make_url
+
+    url = config.database_url()
+    try:
+        make_url(url)
+    except Exception:
+        where = (
+            "AGGREGATOR_DATABASE_URL" if os.environ.get("AGGREGATOR_DATABASE_URL") else "database"
+        )
+        _fail(f"invalid configuration: {where}: not a SQLAlchemy database URL")
     click.echo(
         f"config OK: {config.source}: {len(config.feeds)} feeds "
         f"({sum(f.enabled for f in config.feeds)} enabled), {len(config.tags)} tags, "
@@ -460,6 +475,10 @@ def extract_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
         article = extract_article(body, url, content_type=content_type)
     except AggregatorError as exc:
         _fail(str(exc), 1)
+    if not article.text:
+        if as_json:
+            click.echo(json.dumps({"url": url, "source": article.source, "text": ""}))
+        _fail(f"{target}: no article text found", 1)
     if as_json:
         click.echo(
             json.dumps(
@@ -484,7 +503,8 @@ def extract_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     meta = [article.author, _iso(article.date), f"source: {article.source}"]
     console.print(Text(clean_line(" · ".join(m for m in meta if m)), style="dim"))
     console.print()
-    console.print(Text(clean(article.text)))
+    # On a terminal rich wraps at word boundaries; piped text keeps its own lines.
+    console.print(Text(clean(article.text)), soft_wrap=not console.is_terminal)
 
 
 def main() -> None:

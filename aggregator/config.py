@@ -21,7 +21,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from aggregator.errors import ConfigError
@@ -53,6 +52,8 @@ def _http_url(value: str) -> str:
     value = value.strip()
     if not is_http_url(value):
         raise ValueError("not an http(s) URL")
+    if len(value) > 2048:
+        raise ValueError("longer than 2048 characters")
     return value
 
 
@@ -147,9 +148,9 @@ class Config(_Frozen):
     @classmethod
     def _tag_names(cls, tags: dict[str, TagConfig]) -> dict[str, TagConfig]:
         for name in tags:
-            if not _TAG_NAME.match(name):
+            if not _TAG_NAME.match(name) or len(name) > 64:
                 raise ValueError(
-                    f"tag name {name!r} must be lower-case letters, digits, '-' or '_'"
+                    f"tag name {name!r} must be lower-case letters, digits, '-' or '_' (at most 64)"
                 )
         return tags
 
@@ -167,33 +168,14 @@ class Config(_Frozen):
             raise ValueError(f"not a SQLAlchemy database URL: {exc}") from None
         return value
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Config:
-        problems: list[str] = []
-        seen: dict[str, int] = {}
-        for index, feed in enumerate(self.feeds):
-            key = feed.url.rstrip("/").lower()
-            if key in seen:
-                problems.append(f"feeds[{index}].url: duplicate of feeds[{seen[key]}].url")
-            seen.setdefault(key, index)
-            for tag_index, tag in enumerate(feed.tags):
-                if tag not in self.tags:
-                    problems.append(
-                        f"feeds[{index}].tags[{tag_index}]: unknown tag {tag!r} "
-                        "(define it under tags)"
-                    )
-        if problems:
-            raise ConfigError(problems)
-        return self
-
     def database_url(self, environ: Mapping[str, str] | None = None) -> str:
         """The database URL: the environment wins over the file, the file over the default."""
         env = os.environ if environ is None else environ
         return env.get(DATABASE_ENV) or self.database or default_database_url(env)
 
     def feed(self, url: str) -> FeedConfig | None:
-        wanted = url.rstrip("/").lower()
-        return next((f for f in self.feeds if f.url.rstrip("/").lower() == wanted), None)
+        wanted = _feed_identity(url)
+        return next((f for f in self.feeds if _feed_identity(f.url) == wanted), None)
 
 
 def default_database_url(environ: Mapping[str, str] | None = None) -> str:
@@ -208,6 +190,47 @@ def default_config_paths(environ: Mapping[str, str] | None = None) -> list[Path]
     env = os.environ if environ is None else environ
     xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return [Path("config.yaml"), Path(xdg) / "aggregator" / "config.yaml"]
+
+
+def _feed_identity(url: str) -> str:
+    """Two feed URLs that differ only in case of scheme/host, tracking parameters, a
+    fragment or a trailing slash are the same feed (``/rss`` and ``/rss/`` on Hankyoreh)."""
+    from aggregator.urls import canonicalize_url
+
+    try:
+        return canonicalize_url(url.strip()).rstrip("/")
+    except ValueError:
+        return url.strip()
+
+
+def _cross_checks(data: Mapping[str, Any]) -> list[str]:
+    """Checks across keys, run on the raw document so that they are reported together
+    with every field error rather than only once those are fixed."""
+    problems: list[str] = []
+    tags = data.get("tags")
+    tag_names = set(tags) if isinstance(tags, Mapping) else set()
+    feeds = data.get("feeds")
+    if not isinstance(feeds, list):
+        return problems
+    seen: dict[str, int] = {}
+    for index, feed in enumerate(feeds):
+        if not isinstance(feed, Mapping):
+            continue
+        url = feed.get("url")
+        if isinstance(url, str) and url.strip():
+            key = _feed_identity(url)
+            if key in seen:
+                problems.append(f"feeds[{index}].url: duplicate of feeds[{seen[key]}].url")
+            seen.setdefault(key, index)
+        feed_tags = feed.get("tags")
+        if isinstance(feed_tags, list):
+            for tag_index, tag in enumerate(feed_tags):
+                if isinstance(tag, str) and tag not in tag_names:
+                    problems.append(
+                        f"feeds[{index}].tags[{tag_index}]: unknown tag {tag!r} "
+                        "(define it under tags)"
+                    )
+    return problems
 
 
 def _format_location(loc: Sequence[int | str]) -> str:
@@ -244,10 +267,15 @@ def parse_config(data: Any, source: str | None = None) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"(top level): expected a mapping of keys, got {type(data).__name__}")
+    problems: list[str] = []
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_problems(exc)) from None
+        problems.extend(_problems(exc))
+    problems.extend(_cross_checks(data))
+    if problems or config is None:
+        raise ConfigError(problems)
     return config.model_copy(update={"source": source})
 
 

@@ -69,8 +69,18 @@ def _run_in_worker(target: ExtractFn, body: bytes, url: str, kwargs: dict[str, A
 
 
 def _warm_up() -> None:
-    """Import trafilatura once per worker, outside any task's time limit."""
+    """Import trafilatura once per worker, outside any task's time limit.
+
+    Workers have no logging configuration of their own, so Python's last-resort handler
+    would print trafilatura's per-page WARNINGs ("discarding data") to the daemon's
+    stderr; the result says what matters.
+    """
+    import logging
+
     import trafilatura  # noqa: F401
+
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
 def _mp_context() -> Any:

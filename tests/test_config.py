@@ -106,3 +106,28 @@ def test_load_config_errors(tmp_path: Path) -> None:
     broken.write_text("feeds: [\n  {url: x\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"not valid YAML \(line"):
         load_config(broken)
+
+
+def test_cross_checks_are_reported_with_field_errors() -> None:
+    problems = problems_of(
+        {
+            "tags": {"politics": {}},
+            "feeds": [{"url": "nope"}, {"url": "https://a.example/x", "tags": ["unknown"]}],
+        }
+    )
+    assert "feeds[0].url: not an http(s) URL" in problems
+    assert "feeds[1].tags[0]: unknown tag 'unknown' (define it under tags)" in problems
+
+
+def test_duplicate_feeds_after_canonicalization_only() -> None:
+    # Paths are case-sensitive: /x and /X are two feeds.
+    parse_config({"feeds": [{"url": "https://a.example/x"}, {"url": "https://a.example/X"}]})
+    problems = problems_of(
+        {
+            "feeds": [
+                {"url": "https://A.example/rss/?utm_source=x"},
+                {"url": "https://a.example/rss"},
+            ]
+        }
+    )
+    assert "feeds[1].url: duplicate of feeds[0].url" in problems

@@ -250,3 +250,41 @@ def test_private_link_refused_by_default_without_connecting(
     assert article.extract_status == "failed"
     assert "127.0.0.1" in (article.extract_error or "")
     assert [r.path for r, _ in httpserver.log] == ["/f.xml"]
+
+
+def test_edit_keeps_tags_found_in_the_extracted_text(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 1)
+    feed_items[0].title = "정부 발표"  # no keyword in the title: the tag comes from the page
+    url = serve_site(httpserver, "/f.xml", feed_items)
+    config = make_config(db_url, [{"url": url}])
+    with services(config, extraction_pool) as svc:
+        poll_feeds(config.feeds, svc)
+        [before] = svc.store.list_articles()
+        assert "economy" in before.tags  # 환율 and 기준금리 are in the page text only
+        feed_items[0].description = "요약을 고쳤습니다."
+        httpserver.clear()
+        serve_site(httpserver, "/f.xml", feed_items)
+        [result] = poll_feeds(config.feeds, svc)
+        [after] = svc.store.list_articles()
+    assert result.updated == 1
+    assert "economy" in after.tags
+    assert after.text == before.text
+
+
+def test_items_sharing_a_guid_are_distinct_articles(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 3)
+    for item in feed_items:
+        item.guid = "same-guid-for-everything"
+    url = serve_site(httpserver, "/f.xml", feed_items)
+    config = make_config(db_url, [{"url": url, "full_text": False}])
+    with services(config, extraction_pool) as svc:
+        [first] = poll_feeds(config.feeds, svc)
+        [second] = poll_feeds(config.feeds, svc)
+        assert svc.store.counts()["articles"] == 3
+    assert (first.new, second.new, second.updated) == (3, 0, 0)
