@@ -243,7 +243,8 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
                 line.append(f"{result.status:<12}", style=_status_style(result.status))
                 line.append(
                     f" new={result.new:<3} updated={result.updated:<3} "
-                    f"extracted={result.extracted:<3} {result.ms / 1000:6.1f}s  "
+                    f"linked={result.linked:<3} extracted={result.extracted:<3} "
+                    f"{result.ms / 1000:6.1f}s  "
                 )
                 line.append(clean_line(result.feed_url))
                 if result.error:
