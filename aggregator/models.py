@@ -73,6 +73,8 @@ class ParsedFeed:
     language: str | None = None
     encoding: str = "utf-8"
     ttl_minutes: int | None = None
+    # sy:updatePeriod / sy:updateFrequency, as minutes between updates.
+    update_period_minutes: float | None = None
     warnings: tuple[str, ...] = ()
 
 
