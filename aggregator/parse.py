@@ -323,6 +323,9 @@ def _to_parsed_feed(document: FeedDocument, url: str) -> ParsedFeed:
         language=(feed.get("language") or "").strip() or None,
         encoding=document.encoding,
         ttl_minutes=_ttl(feed.get("ttl")),
+        update_period_minutes=_update_period(
+            feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
+        ),
         warnings=tuple(warnings),
     )
 
@@ -425,6 +428,34 @@ def _kind(version: str) -> str:
 def _ttl(value: Any) -> int | None:
     text = str(value or "").strip()
     return int(text) if text.isdigit() and 0 < int(text) < 10**7 else None
+
+
+_SY_PERIOD_MINUTES = {
+    "hourly": 60.0,
+    "daily": 24 * 60.0,
+    "weekly": 7 * 24 * 60.0,
+    # The Syndication module gives no length for these; calendar averages are close enough
+    # for a polling lower bound.
+    "monthly": 30 * 24 * 60.0,
+    "yearly": 365 * 24 * 60.0,
+}
+
+
+def _update_period(period: Any, frequency: Any) -> float | None:
+    """Minutes between updates from sy:updatePeriod / sy:updateFrequency, None when absent
+    or invalid. The module's defaults apply to whichever half is missing (daily, 1)."""
+    period_text = str(period or "").strip().lower()
+    frequency_text = str(frequency or "").strip()
+    if not period_text and not frequency_text:
+        return None
+    period_minutes = _SY_PERIOD_MINUTES.get(period_text or "daily")
+    if period_minutes is None:
+        return None
+    if not frequency_text:
+        return period_minutes
+    if not frequency_text.isdigit() or not 0 < int(frequency_text) < 10**6:
+        return None
+    return period_minutes / int(frequency_text)
 
 
 def _lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -590,3 +590,36 @@ def test_items_sharing_one_guid_are_all_kept() -> None:
     feed = parse_feed(body, FEED_URL)
     assert [e.title for e in feed.entries] == ["one", "two"]
     assert [w for w in feed.warnings if w.startswith("repeated entry dropped")]
+
+
+@pytest.mark.parametrize(
+    ("period", "frequency", "minutes"),
+    [
+        (
+            "<sy:updatePeriod>hourly</sy:updatePeriod>",
+            "<sy:updateFrequency>2</sy:updateFrequency>",
+            30.0,
+        ),
+        ("<sy:updatePeriod>Daily</sy:updatePeriod>", "", 1440.0),
+        ("", "<sy:updateFrequency>4</sy:updateFrequency>", 360.0),  # period defaults to daily
+        ("<sy:updatePeriod>fortnightly</sy:updatePeriod>", "", None),
+        (
+            "<sy:updatePeriod>hourly</sy:updatePeriod>",
+            "<sy:updateFrequency>0</sy:updateFrequency>",
+            None,
+        ),
+        (
+            "<sy:updatePeriod>hourly</sy:updatePeriod>",
+            "<sy:updateFrequency>x</sy:updateFrequency>",
+            None,
+        ),
+        ("", "", None),
+    ],
+)
+def test_syndication_update_period(period: str, frequency: str, minutes: float | None) -> None:
+    body = f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>
+<title>t</title>{period}{frequency}
+<item><title>one</title><link>https://a.example/1</link></item>
+</channel></rss>""".encode()
+    assert parse_feed(body, FEED_URL).update_period_minutes == minutes

@@ -11,6 +11,7 @@ from aggregator.store.sql import (
     FeedState,
     FeedWrite,
     KnownEntry,
+    ScheduleUpdate,
     Store,
     WriteCounts,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "FeedState",
     "FeedWrite",
     "KnownEntry",
+    "ScheduleUpdate",
     "Store",
     "WriteCounts",
     "ensure_schema",

@@ -10,21 +10,18 @@ pipeline does.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from aggregator.errors import StoreError
 from aggregator.models import TagAssignment
-from aggregator.store.engine import READONLY, ensure_schema, make_engine
+from aggregator.store.base import chunks, clean, digest
+from aggregator.store.daemon_sql import DaemonQueries
+from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 
 __all__ = [
@@ -35,6 +32,7 @@ __all__ = [
     "FeedState",
     "FeedWrite",
     "KnownEntry",
+    "ScheduleUpdate",
     "Store",
     "WriteCounts",
 ]
@@ -47,6 +45,41 @@ class FeedState:
     etag: str | None
     last_modified: str | None
     error_count: int
+    fetch_url: str | None = None
+    interval_seconds: int | None = None
+    redirect_candidate: str | None = None
+    redirect_streak: int = 0
+    gone: bool = False
+    last_success_at: datetime | None = None
+
+    @property
+    def effective_url(self) -> str:
+        """Where to fetch: the adopted permanent-redirect target, else the configured URL."""
+        return self.fetch_url or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleUpdate:
+    """The feed's schedule after an update; written with it, and the lease released."""
+
+    next_check_at: datetime
+    interval_seconds: int
+    gone: bool = False
+    fetch_url: str | None = None
+    redirect_candidate: str | None = None
+    redirect_streak: int = 0
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "next_check_at": self.next_check_at,
+            "interval_seconds": self.interval_seconds,
+            "gone": self.gone,
+            "fetch_url": self.fetch_url,
+            "redirect_candidate": self.redirect_candidate,
+            "redirect_streak": self.redirect_streak,
+            "lease_owner": None,
+            "lease_until": None,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +130,7 @@ class FeedWrite:
     duration_ms: int
     # Feed-level tags given to an existing article newly reached through this feed.
     feed_tags: tuple[TagAssignment, ...] = ()
+    schedule: ScheduleUpdate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +172,8 @@ class ArticleView:
     extract_error: str | None
 
 
-class Store:
+class Store(DaemonQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
 
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> Store:
@@ -156,41 +187,11 @@ class Store:
             raise
         return cls(engine)
 
-    def close(self) -> None:
-        self.engine.dispose()
-
     def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    @contextmanager
-    def _write(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine) as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database write failed ({_short(exc)})") from exc
-
-    @contextmanager
-    def _read(self) -> Iterator[Session]:
-        try:
-            with Session(self.engine.execution_options(**READONLY)) as session:
-                yield session
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database read failed ({_short(exc)})") from exc
-
-    def _insert(self, table: Any) -> Any:
-        if self.dialect == "postgresql":
-            return postgresql.insert(table)
-        if self.dialect == "sqlite":
-            return sqlite.insert(table)
-        raise StoreError(f"unsupported database backend {self.dialect!r}")
 
     # -- feeds ------------------------------------------------------------------------------
 
@@ -222,14 +223,14 @@ class Store:
             row = session.scalars(select(FeedRow).where(FeedRow.url == url)).one_or_none()
             if row is None:
                 return None
-            return FeedState(row.id, row.url, row.etag, row.last_modified, row.error_count)
+            return _feed_state(row)
 
     def known_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, KnownEntry]:
         """The stored entries of feed ``feed_id`` among ``keys`` (entry keys)."""
         by_hash = {digest(key): key for key in keys}
         out: dict[str, KnownEntry] = {}
         with self._read() as session:
-            for chunk in _chunks(list(by_hash), 500):
+            for chunk in chunks(list(by_hash), 500):
                 stmt = select(EntryRow.key_hash, EntryRow.article_id, EntryRow.content_hash).where(
                     EntryRow.feed_id == feed_id, EntryRow.key_hash.in_(chunk)
                 )
@@ -242,7 +243,7 @@ class Store:
         by_hash = {digest(key): key for key in url_keys}
         out: dict[str, int] = {}
         with self._read() as session:
-            for chunk in _chunks(list(by_hash), 500):
+            for chunk in chunks(list(by_hash), 500):
                 stmt = select(ArticleRow.key_hash, ArticleRow.id).where(
                     ArticleRow.key_hash.in_(chunk)
                 )
@@ -253,7 +254,7 @@ class Store:
         """``(text, text_source)`` of stored articles: edits are re-tagged on the full text."""
         out: dict[int, tuple[str, str]] = {}
         with self._read() as session:
-            for chunk in _chunks(list(article_ids), 500):
+            for chunk in chunks(list(article_ids), 500):
                 stmt = select(ArticleRow.id, ArticleRow.text, ArticleRow.text_source).where(
                     ArticleRow.id.in_(chunk)
                 )
@@ -267,21 +268,21 @@ class Store:
         error: str,
         http_status: int | None,
         duration_ms: int,
+        schedule: ScheduleUpdate | None = None,
     ) -> None:
+        values: dict[str, Any] = {
+            "last_checked_at": now,
+            "last_status": "error",
+            "last_http_status": http_status,
+            "last_error": clean(error[:4000]),
+            "error_count": FeedRow.error_count + 1,
+            "last_new": 0,
+            "last_duration_ms": duration_ms,
+        }
+        if schedule is not None:
+            values.update(schedule.values())
         with self._write() as session:
-            session.execute(
-                update(FeedRow)
-                .where(FeedRow.id == feed_id)
-                .values(
-                    last_checked_at=now,
-                    last_status="error",
-                    last_http_status=http_status,
-                    last_error=error[:4000],
-                    error_count=FeedRow.error_count + 1,
-                    last_new=0,
-                    last_duration_ms=duration_ms,
-                )
-            )
+            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
 
     def record_not_modified(
         self,
@@ -290,6 +291,7 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         duration_ms: int,
+        schedule: ScheduleUpdate | None = None,
     ) -> None:
         values: dict[str, Any] = {
             "last_checked_at": now,
@@ -306,6 +308,8 @@ class Store:
             values["etag"] = etag
         if last_modified:
             values["last_modified"] = last_modified
+        if schedule is not None:
+            values.update(schedule.values())
         with self._write() as session:
             session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
 
@@ -331,9 +335,11 @@ class Store:
                 "last_duration_ms": write.duration_ms,
             }
             if write.title:
-                feed_values["title"] = write.title
+                feed_values["title"] = clean(write.title)
             if write.site_url:
-                feed_values["site_url"] = write.site_url
+                feed_values["site_url"] = clean(write.site_url)
+            if write.schedule is not None:
+                feed_values.update(write.schedule.values())
             session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**feed_values))
         return WriteCounts(new=new, updated=updated, linked=linked)
 
@@ -354,7 +360,7 @@ class Store:
             session.execute(
                 update(EntryRow)
                 .where(EntryRow.id == entry_id)
-                .values(content_hash=entry.content_hash, guid=_clean(entry.guid))
+                .values(content_hash=entry.content_hash, guid=clean(entry.guid))
             )
             return "updated"
 
@@ -386,9 +392,9 @@ class Store:
             .values(
                 feed_id=feed_id,
                 key_hash=entry_hash,
-                entry_key=_clean(entry.entry_key),
+                entry_key=clean(entry.entry_key),
                 article_id=article_id,
-                guid=_clean(entry.guid),
+                guid=clean(entry.guid),
                 content_hash=entry.content_hash,
                 first_seen_at=write.now,
             )
@@ -508,7 +514,7 @@ class Store:
             rows = session.execute(stmt).all()
             ids = [article.id for article, _, _ in rows]
             tags: dict[int, list[str]] = {i: [] for i in ids}
-            for chunk in _chunks(ids, 500):
+            for chunk in chunks(ids, 500):
                 tag_rows = session.execute(
                     select(ArticleTagRow.article_id, ArticleTagRow.tag)
                     .where(ArticleTagRow.article_id.in_(chunk))
@@ -555,40 +561,36 @@ class Store:
             }
 
 
-def digest(key: str) -> str:
-    """The stored form of an identity: SHA-256 hex (fixed length, index-friendly)."""
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _clean(value: str | None) -> str | None:
-    # PostgreSQL text cannot hold NUL, and a feed can contain one (&#0; or raw bytes).
-    return value.replace("\x00", "") if value else value
+def _feed_state(row: FeedRow) -> FeedState:
+    return FeedState(
+        id=row.id,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        error_count=row.error_count,
+        fetch_url=row.fetch_url,
+        interval_seconds=row.interval_seconds,
+        redirect_candidate=row.redirect_candidate,
+        redirect_streak=row.redirect_streak,
+        gone=row.gone,
+        last_success_at=row.last_success_at,
+    )
 
 
 def _article_values(article: ArticleWrite) -> dict[str, Any]:
     return {
-        "url": _clean(article.url),
-        "title": _clean(article.title) or "",
-        "author": _clean(article.author),
-        "summary": _clean(article.summary) or "",
+        "url": clean(article.url),
+        "title": clean(article.title) or "",
+        "author": clean(article.author),
+        "summary": clean(article.summary) or "",
         "published_at": article.published_at,
         "updated_at": article.updated_at,
-        "text": _clean(article.text) or "",
-        "html": _clean(article.html) or "",
+        "text": clean(article.text) or "",
+        "html": clean(article.html) or "",
         "text_source": article.text_source,
         "extract_status": article.extract_status,
-        "extract_error": _clean(article.extract_error),
-        "language": (_clean(article.language) or "")[:35] or None,
-        "image": _clean(article.image),
+        "extract_error": clean(article.extract_error),
+        "language": (clean(article.language) or "")[:35] or None,
+        "image": clean(article.image),
         "content_hash": article.content_hash,
     }
-
-
-def _short(exc: SQLAlchemyError) -> str:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {detail[0][:200] if detail else ''}"
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

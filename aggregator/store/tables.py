@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false, true
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -68,6 +70,21 @@ class FeedRow(Base):
     last_duration_ms: Mapped[int | None] = mapped_column(Integer)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # In the current config: a feed removed from config.yaml stops being polled, its
+    # articles stay.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Where the feed lives now, after a permanent redirect seen on several polls in a row.
+    fetch_url: Mapped[str | None] = mapped_column(Text)
+    redirect_candidate: Mapped[str | None] = mapped_column(Text)
+    redirect_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    # HTTP 410: still checked daily, never dropped for good.
+    gone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Row lease: the instance polling the feed, and until when the claim holds.
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_feeds_due", "active", "next_check_at"),)
 
 
 class ArticleRow(Base):
@@ -94,6 +111,8 @@ class ArticleRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Kept by the reader: retention never prunes it.
+    starred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_articles_published_at", "published_at"),)
 
@@ -129,3 +148,30 @@ class ArticleTagRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_article_tags_tag", "tag"),)
+
+
+class InstanceRow(Base):
+    """A running (or stopped) ``aggregator run``: its heartbeat says it is alive."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hostname: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_cycle_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EntryTombstoneRow(Base):
+    """An entry pruned by retention: while the feed still carries it, it is not stored again."""
+
+    __tablename__ = "entry_tombstones"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    pruned_at: Mapped[datetime] = mapped_column(UTCDateTime)

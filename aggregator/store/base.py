@@ -1,0 +1,78 @@
+"""The plumbing every store query shares: engine, short transactions, dialect-aware inserts.
+
+Every SQLAlchemy error leaves the store as a :class:`StoreError` (the one hierarchy); values
+bound for the database lose NUL characters (PostgreSQL text cannot hold them); identities are
+stored as SHA-256 digests (links have no length limit, index keys do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from aggregator.errors import StoreError
+from aggregator.store.engine import READONLY
+
+__all__ = ["StoreBase", "chunks", "clean", "digest", "short_error"]
+
+
+class StoreBase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed ({short_error(exc)})") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine.execution_options(**READONLY)) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed ({short_error(exc)})") from exc
+
+    def _insert(self, table: Any) -> Any:
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        if self.dialect == "sqlite":
+            return sqlite.insert(table)
+        raise StoreError(f"unsupported database backend {self.dialect!r}")
+
+
+def digest(key: str) -> str:
+    """The stored form of an identity: SHA-256 hex (fixed length, index-friendly)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def clean(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL, and a feed can contain one (&#0; or raw bytes).
+    return value.replace("\x00", "") if value else value
+
+
+def short_error(exc: SQLAlchemyError) -> str:
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0][:200] if detail else ''}"
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
