@@ -12,15 +12,18 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from aggregator.errors import ConfigError
@@ -31,6 +34,9 @@ __all__ = [
     "ExtractConfig",
     "FeedConfig",
     "FetchConfig",
+    "LoggingConfig",
+    "RetentionConfig",
+    "ScheduleConfig",
     "TagConfig",
     "default_config_paths",
     "default_database_url",
@@ -80,6 +86,50 @@ class ExtractConfig(_Frozen):
     max_tasks_per_worker: Annotated[int, Field(ge=1)] = 200
 
 
+def _duration(value: object) -> timedelta:
+    from aggregator.schedule import parse_duration
+
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError("a duration such as 30s, 5m, 6h or 1d")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class ScheduleConfig(_Frozen):
+    """When feeds are polled by ``aggregator run``."""
+
+    min_interval: Duration = timedelta(minutes=5)
+    max_interval: Duration = timedelta(hours=6)
+    error_cap: Duration = timedelta(hours=24)
+    tick: Duration = timedelta(seconds=15)
+    lease: Duration = timedelta(minutes=10)
+    shutdown_grace: Duration = timedelta(seconds=20)
+    jitter: Annotated[float, Field(ge=0, le=0.5)] = 0.1
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScheduleConfig:
+        if self.min_interval > self.max_interval:
+            raise ValueError("min_interval must not exceed max_interval")
+        if self.error_cap < self.min_interval:
+            raise ValueError("error_cap must be at least min_interval")
+        return self
+
+
+class RetentionConfig(_Frozen):
+    """How long articles are kept. 0 keeps them forever; starred articles always stay."""
+
+    keep_days: Annotated[int, Field(ge=0)] = 180
+
+
+class LoggingConfig(_Frozen):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
 class DisplayConfig(_Frozen):
     """How times are shown to people (stored times are always UTC)."""
 
@@ -111,6 +161,8 @@ class TagConfig(_Frozen):
     keywords: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    # Retention for articles with this tag (the longest applicable period wins).
+    keep_days: Annotated[int, Field(ge=0)] | None = None
 
     @field_validator("keywords", "exclude", "aliases")
     @classmethod
@@ -127,6 +179,8 @@ class FeedConfig(_Frozen):
     full_text: bool = True
     language: str | None = None
     enabled: bool = True
+    # Retention for this feed's articles (the longest applicable period wins).
+    keep_days: Annotated[int, Field(ge=0)] | None = None
 
     @field_validator("url")
     @classmethod
@@ -139,6 +193,9 @@ class Config(_Frozen):
     fetch: FetchConfig = FetchConfig()
     extract: ExtractConfig = ExtractConfig()
     display: DisplayConfig = DisplayConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    retention: RetentionConfig = RetentionConfig()
+    logging: LoggingConfig = LoggingConfig()
     tags: dict[str, TagConfig] = Field(default_factory=dict)
     feeds: tuple[FeedConfig, ...] = ()
     # Where the file was read from; set by load_config, never by the file itself.

@@ -20,23 +20,48 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from aggregator.categorize import CompiledRules, tags_for
 from aggregator.config import Config, FeedConfig
 from aggregator.errors import AggregatorError, ExtractError, FetchError, Interrupted
 from aggregator.extract import text_from_feed_content
 from aggregator.fetch import Fetcher
-from aggregator.models import ExtractedArticle, FeedUpdateResult, ParsedEntry, ParsedFeed
+from aggregator.models import (
+    ExtractedArticle,
+    FeedUpdateResult,
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+)
 from aggregator.parse import parse_feed
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, KnownEntry, Store
+from aggregator.schedule import (
+    SchedulePolicy,
+    ServerHints,
+    error_backoff,
+    hints_from_response,
+    next_check_time,
+    next_interval,
+    parse_retry_after,
+)
+from aggregator.store import (
+    ArticleWrite,
+    EntryWrite,
+    FeedState,
+    FeedWrite,
+    KnownEntry,
+    ScheduleUpdate,
+    Store,
+)
 
 __all__ = [
     "Extractor",
@@ -45,7 +70,9 @@ __all__ = [
     "content_hash",
     "plan_entries",
     "poll_feeds",
+    "schedule_policy",
     "update_feed",
+    "update_feed_safely",
 ]
 
 log = logging.getLogger(__name__)
@@ -122,6 +149,7 @@ class Services:
     pages: PageRegistry = field(default_factory=PageRegistry)
     # Set on shutdown: no new page is fetched, waits end, in-flight feeds stop early.
     stop: threading.Event = field(default_factory=threading.Event)
+    rng: random.Random = field(default_factory=random.Random)
 
 
 _POLL_SECONDS = 0.25
@@ -372,21 +400,41 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     http_status: int | None = None
     try:
         fetched = services.fetcher.fetch(
-            feed.url, etag=state.etag, last_modified=state.last_modified, accept=FEED_ACCEPT
+            state.effective_url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            accept=FEED_ACCEPT,
         )
         http_status = fetched.status
         if fetched.not_modified:
+            now = services.clock()
+            hints = hints_from_response(fetched.headers, now)
             store.record_not_modified(
-                state.id, services.clock(), fetched.etag, fetched.last_modified, elapsed()
+                state.id,
+                now,
+                fetched.etag,
+                fetched.last_modified,
+                elapsed(),
+                schedule=_schedule_after_success(state, services, now, [], False, hints, fetched),
             )
             return _logged(
                 FeedUpdateResult(feed.url, "not_modified", ms=elapsed(), http_status=304)
             )
         parsed = parse_feed(fetched.content, fetched.final_url, fetched.headers)
     except AggregatorError as exc:
+        retry_after: str | None = None
         if isinstance(exc, FetchError):
             http_status = exc.status
-        store.record_failure(state.id, services.clock(), str(exc), http_status, elapsed())
+            retry_after = exc.retry_after if exc.status in (429, 503) else None
+        now = services.clock()
+        store.record_failure(
+            state.id,
+            now,
+            str(exc),
+            http_status,
+            elapsed(),
+            schedule=_schedule_after_error(state, services, now, http_status, retry_after),
+        )
         return _logged(
             FeedUpdateResult(
                 feed.url, "error", ms=elapsed(), error=str(exc), http_status=http_status
@@ -398,6 +446,10 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         [e.key for e in parsed.entries] + [f"{e.key}|{e.link}" for e in parsed.entries if e.link],
     )
     planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
+    # Entries pruned by retention stay pruned while the feed still carries them.
+    pruned = store.tombstoned(state.id, [p.key for p in planned if not p.changed])
+    if pruned:
+        planned = [p for p in planned if p.key not in pruned]
     new_keys = [p.url_key for p in planned if not p.changed]
     existing_articles = store.known_articles(new_keys)
     feed_title = feed.title or parsed.title or None
@@ -432,10 +484,25 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     feed_tags = tags_for(
         title="", text="", categories=(), feed_tags=feed.tags, rules=services.rules
     )
+    now = services.clock()
+    new_entries = [p.entry for p in planned if not p.changed]
+    all_new = (
+        state.last_success_at is not None
+        and bool(parsed.entries)
+        and len(new_entries) + len(pruned) >= len(parsed.entries)
+    )
+    hints = hints_from_response(
+        fetched.headers,
+        now,
+        ttl_minutes=parsed.ttl_minutes,
+        update_period_minutes=parsed.update_period_minutes,
+    )
+    fresh = [e.published or now for e in new_entries]
+    schedule = _schedule_after_success(state, services, now, fresh, all_new, hints, fetched)
     counts = store.store_update(
         state.id,
         FeedWrite(
-            now=services.clock(),
+            now=now,
             entries=tuple(writes),
             title=feed.title or parsed.title or None,
             site_url=parsed.link,
@@ -444,6 +511,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             http_status=http_status,
             duration_ms=elapsed(),
             feed_tags=feed_tags,
+            schedule=schedule,
         ),
     )
     services.pages.forget([p.url_key for p in planned])
@@ -464,21 +532,105 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     )
 
 
-def _logged(result: FeedUpdateResult) -> FeedUpdateResult:
-    log.info(
-        "feed updated status=%s feed=%s new=%d updated=%d extracted=%d ms=%d%s",
-        result.status,
-        result.feed_url,
-        result.new,
-        result.updated,
-        result.extracted,
-        result.ms,
-        f" error={result.error!r}" if result.error else "",
+def schedule_policy(config: Config) -> SchedulePolicy:
+    schedule = config.schedule
+    return SchedulePolicy(
+        min_interval=schedule.min_interval,
+        max_interval=schedule.max_interval,
+        error_cap=schedule.error_cap,
+        jitter=schedule.jitter,
+        timezone=ZoneInfo(config.display.timezone),
     )
+
+
+# A permanent redirect must be seen on this many polls in a row before the stored URL follows
+# it: one misconfigured response must not move a feed for good.
+REDIRECT_POLLS = 3
+
+
+def _redirect_state(state: FeedState, fetched: FetchResult) -> tuple[str | None, str | None, int]:
+    """(fetch_url, redirect_candidate, redirect_streak) after this fetch."""
+    target = fetched.permanent_redirect
+    if not target or target == state.effective_url:
+        return state.fetch_url, None, 0
+    streak = state.redirect_streak + 1 if target == state.redirect_candidate else 1
+    if streak >= REDIRECT_POLLS:
+        log.warning(
+            "feed moved permanently",
+            extra={"fields": {"feed": state.url, "from": state.effective_url, "to": target}},
+        )
+        return target, None, 0
+    return state.fetch_url, target, streak
+
+
+def _schedule_after_success(
+    state: FeedState,
+    services: Services,
+    now: datetime,
+    fresh: Sequence[datetime],
+    all_new: bool,
+    hints: ServerHints,
+    fetched: FetchResult,
+) -> ScheduleUpdate:
+    policy = schedule_policy(services.config)
+    history = services.store.publish_history(state.id, now - timedelta(days=policy.history_days))
+    interval = next_interval(
+        policy=policy,
+        published=[*history, *fresh],
+        now=now,
+        all_new=all_new,
+        hints=hints,
+    )
+    fetch_url, candidate, streak = _redirect_state(state, fetched)
+    return ScheduleUpdate(
+        next_check_at=next_check_time(now, interval, services.rng, policy),
+        interval_seconds=int(interval.total_seconds()),
+        gone=False,
+        fetch_url=fetch_url,
+        redirect_candidate=candidate,
+        redirect_streak=streak,
+    )
+
+
+def _schedule_after_error(
+    state: FeedState,
+    services: Services,
+    now: datetime,
+    http_status: int | None,
+    retry_after_header: str | None,
+) -> ScheduleUpdate:
+    policy = schedule_policy(services.config)
+    retry_after = parse_retry_after(retry_after_header, now)
+    gone = http_status == 410
+    wait = error_backoff(
+        policy=policy, error_count=state.error_count + 1, retry_after=retry_after, gone=gone
+    )
+    return ScheduleUpdate(
+        next_check_at=next_check_time(now, wait, services.rng, policy, retry_after=retry_after),
+        interval_seconds=int(wait.total_seconds()),
+        gone=gone,
+        fetch_url=state.fetch_url,
+        redirect_candidate=state.redirect_candidate,
+        redirect_streak=state.redirect_streak,
+    )
+
+
+def _logged(result: FeedUpdateResult) -> FeedUpdateResult:
+    fields: dict[str, object] = {
+        "feed": result.feed_url,
+        "status": result.status,
+        "new": result.new,
+        "updated": result.updated,
+        "extracted": result.extracted,
+        "ms": result.ms,
+    }
+    if result.error:
+        fields["error"] = result.error
+    log.info("feed updated", extra={"fields": fields})
     return result
 
 
-def _safe_update(feed: FeedConfig, services: Services) -> FeedUpdateResult:
+def update_feed_safely(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     """:func:`update_feed`, with every failure recorded on the feed and reported."""
     try:
         return update_feed(feed, services)
@@ -516,7 +668,7 @@ def poll_feeds(
     workers = max(1, min(services.config.fetch.concurrency, len(feeds)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed")
     try:
-        futures = [pool.submit(_safe_update, feed, services) for feed in feeds]
+        futures = [pool.submit(update_feed_safely, feed, services) for feed in feeds]
         for future in as_completed(futures):
             result = future.result()
             results.append(result)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy import Integer, and_, delete, func, literal, or_, select, text, tuple_, update
 
 from aggregator.store.base import StoreBase, chunks, digest
 from aggregator.store.tables import (
@@ -27,6 +27,7 @@ from aggregator.store.tables import (
     EntryTombstoneRow,
     FeedRow,
     InstanceRow,
+    UTCDateTime,
 )
 
 __all__ = [
@@ -313,16 +314,26 @@ class DaemonQueries(StoreBase):
 
     # -- retention ----------------------------------------------------------------------------
 
-    def prune_candidates(self, older_than: datetime, limit: int = 1000) -> list[PruneCandidate]:
-        """Unstarred articles published (or first seen) before ``older_than``, with the
-        feeds and tags whose retention may keep them longer."""
+    def prune_candidates(
+        self,
+        older_than: datetime,
+        limit: int = 1000,
+        *,
+        after: tuple[datetime, int] | None = None,
+    ) -> list[PruneCandidate]:
+        """Unstarred articles published (or first seen) before ``older_than``, oldest first,
+        after the ``(when, id)`` cursor, with the feeds and tags whose retention may keep
+        them longer."""
         when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
         stmt = (
             select(ArticleRow.id, when)
             .where(~ArticleRow.starred, when < older_than)
-            .order_by(when)
+            .order_by(when, ArticleRow.id)
             .limit(limit)
         )
+        if after is not None:
+            cursor = tuple_(literal(after[0], UTCDateTime()), literal(after[1], Integer()))
+            stmt = stmt.where(tuple_(when, ArticleRow.id) > cursor)
         with self._read() as session:
             rows = session.execute(stmt).all()
             ids = [i for i, _ in rows]
