@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
