@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -54,10 +54,12 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _load(ctx: click.Context) -> Config:
+def _load(ctx: click.Context, *, daemon: bool = False) -> Config:
     path = (ctx.find_root().obj or {}).get("config_path") or (ctx.obj or {}).get("config_path")
     try:
-        return load_config(path)
+        config = load_config(path)
+        _setup_logging(ctx, config, daemon=daemon)
+        return config
     except ConfigError as exc:
         where = path or "config"
         click.echo(f"aggregator: invalid configuration ({where}):", err=True)
@@ -82,31 +84,42 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
-def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(logging.DEBUG, level),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if verbose < 2:
-        # trafilatura reports every discarded block at WARNING; ours says what matters.
-        for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
-            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+def _setup_logging(ctx: click.Context, config: Config | None, *, daemon: bool = False) -> None:
+    """-v/-vv win; else the daemon logs at the config's level and other commands (whose
+    output is their result) only warnings."""
+    from aggregator.logs import setup_logging
+
+    options = ctx.find_root().obj or {}
+    verbose = int(options.get("verbose", 0))
+    fmt = options.get("log_format") or (config.logging.format if config else "text")
+    if verbose:
+        level: int | str = logging.INFO if verbose == 1 else logging.DEBUG
+    elif daemon and config is not None:
+        level = config.logging.level
+    else:
+        level = logging.WARNING
+    setup_logging(level, fmt, quiet_libraries=verbose < 2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="aggregator")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as key=value text or JSON (default: logging.format in the config).",
+)
 @_config_option
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context, verbose: int, log_format: str | None) -> None:
     """aggregator: follows Korean news feeds, keeps clean full text, tags it.
 
     Data flow: config → fetch → parse → extract → tag → store → list/digest.
     """
-    ctx.ensure_object(dict)
-    _setup_logging(verbose)
+    obj = ctx.ensure_object(dict)
+    obj["verbose"] = verbose
+    obj["log_format"] = log_format
 
 
 # -- check-config ------------------------------------------------------------------------------
@@ -506,6 +519,201 @@ def extract_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     console.print()
     # On a terminal rich wraps at word boundaries; piped text keeps its own lines.
     console.print(Text(clean(article.text)), soft_wrap=not console.is_terminal)
+
+
+# -- run / status / prune / star -----------------------------------------------------------
+
+
+@cli.command("run")
+@_config_option
+@click.pass_context
+def run_cmd(ctx: click.Context) -> None:
+    """Run the service: poll every feed on its own schedule until stopped.
+
+    SIGHUP reloads the config; SIGTERM or Ctrl-C stops after in-flight feeds finish
+    (schedule.shutdown_grace). Several instances can share a PostgreSQL database.
+
+    Example: aggregator --config /etc/aggregator/config.yaml run
+    """
+    from aggregator.daemon import Daemon
+
+    config = _load(ctx, daemon=True)
+    path = (ctx.find_root().obj or {}).get("config_path") or config.source
+    try:
+        code = Daemon(config, config_path=path).run()
+    except AggregatorError as exc:
+        _fail(str(exc))
+    sys.exit(code)
+
+
+def _age(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "never"
+    seconds = int((now - value).total_seconds())
+    if seconds < 0:
+        return f"in {_duration(-seconds)}"
+    return f"{_duration(seconds)} ago"
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_config_option
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Is a daemon alive, when did it last cycle, what is due, what is failing.
+
+    Example: aggregator status --json
+    """
+    from rich.text import Text
+
+    from aggregator.daemon import ALIVE_SECONDS
+
+    config = _load(ctx)
+    store = _open_store(config)
+    now = datetime.now(UTC)
+    try:
+        instances = store.instances(since=now - timedelta(days=1))
+        due = store.due_count(now)
+        failing = store.failing_feeds()
+        counts = store.counts()
+        size = store.database_size()
+    finally:
+        store.close()
+    alive = [
+        i
+        for i in instances
+        if i.stopped_at is None and (now - i.heartbeat_at).total_seconds() <= ALIVE_SECONDS
+    ]
+    last_cycle = max((i.last_cycle_at for i in instances if i.last_cycle_at), default=None)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "daemon_alive": bool(alive),
+                    "instances": [
+                        {
+                            "id": i.id,
+                            "hostname": i.hostname,
+                            "pid": i.pid,
+                            "version": i.version,
+                            "alive": i in alive,
+                            "started": _iso(i.started_at),
+                            "heartbeat": _iso(i.heartbeat_at),
+                            "last_cycle": _iso(i.last_cycle_at),
+                            "stopped": _iso(i.stopped_at),
+                        }
+                        for i in instances
+                    ],
+                    "last_cycle": _iso(last_cycle),
+                    "feeds_due": due,
+                    "failing_feeds": [
+                        {
+                            "url": f.url,
+                            "title": f.title,
+                            "error_count": f.error_count,
+                            "last_error": f.last_error,
+                            "last_checked": _iso(f.last_checked_at),
+                            "next_retry": _iso(f.next_check_at),
+                            "gone": f.gone,
+                        }
+                        for f in failing
+                    ],
+                    "counts": counts,
+                    "database_bytes": size,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    console = _console()
+    if alive:
+        for i in alive:
+            console.print(
+                Text(
+                    f"daemon alive: {i.hostname} pid {i.pid} (v{i.version}), "
+                    f"heartbeat {_age(i.heartbeat_at, now)}, "
+                    f"last cycle {_age(i.last_cycle_at, now)}",
+                    style="green",
+                )
+            )
+    else:
+        console.print(Text("no daemon alive (start one with `aggregator run`)", style="yellow"))
+    console.print(
+        Text(
+            f"feeds: {counts['feeds']} known, {due} due now, {len(failing)} failing; "
+            f"articles: {counts['articles']:,}; database: "
+            + (f"{size / 1_048_576:.1f} MiB" if size is not None else "size unknown")
+        )
+    )
+    for f in failing[:20]:
+        line = Text(f"  {'gone' if f.gone else 'failing'} ×{f.error_count} ", style="red")
+        line.append(clean_line(f.title or f.url, 50))
+        line.append(f"  next retry {_age(f.next_check_at, now)}", style="dim")
+        if f.last_error:
+            line.append("\n      " + clean_line(f.last_error, 150), style="dim")
+        console.print(line)
+    if len(failing) > 20:
+        console.print(Text(f"  … and {len(failing) - 20} more (see `aggregator feeds`)"))
+
+
+@cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Say what would be pruned; change nothing.")
+@_config_option
+@click.pass_context
+def prune_cmd(ctx: click.Context, dry_run: bool) -> None:
+    """Delete articles older than their retention period (retention.keep_days).
+
+    Starred articles stay. Pruned entries leave tombstones so that feeds still carrying
+    them do not bring them back. The daemon does this daily.
+
+    Example: aggregator prune --dry-run
+    """
+    from aggregator.retention import prune
+
+    config = _load(ctx)
+    store = _open_store(config)
+    try:
+        with _errors_exit():
+            report = prune(store, config, datetime.now(UTC), dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would prune" if dry_run else "pruned"
+    click.echo(f"{verb} {report.pruned} articles")
+    for url, count in sorted(report.by_feed.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {count:>6}  {clean_line(url)}")
+
+
+@cli.command("star")
+@click.argument("ids", nargs=-1, required=True, type=int)
+@click.option("--undo", is_flag=True, help="Unstar instead.")
+@_config_option
+@click.pass_context
+def star_cmd(ctx: click.Context, ids: tuple[int, ...], undo: bool) -> None:
+    """Keep articles forever (retention never prunes starred articles).
+
+    Example: aggregator star 1024 1031
+    """
+    config = _load(ctx)
+    store = _open_store(config)
+    try:
+        with _errors_exit():
+            changed = store.set_starred(list(ids), not undo)
+    finally:
+        store.close()
+    click.echo(f"{'unstarred' if undo else 'starred'} {changed} of {len(ids)} articles")
+    if changed < len(ids):
+        sys.exit(1)
 
 
 def main() -> None:

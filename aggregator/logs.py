@@ -17,7 +17,16 @@ from typing import Any, TextIO
 
 __all__ = ["JsonFormatter", "KeyValueFormatter", "fields_of", "setup_logging"]
 
-QUIET_LIBRARIES = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "apscheduler")
+QUIET_LIBRARIES = (
+    "trafilatura",
+    "htmldate",
+    "courlan",
+    "charset_normalizer",
+    "apscheduler",
+    "alembic",
+    "httpx",
+    "httpcore",
+)
 
 
 def fields_of(record: logging.LogRecord) -> Mapping[str, Any]:

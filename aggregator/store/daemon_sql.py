@@ -113,14 +113,22 @@ class DaemonQueries(StoreBase):
         by a live instance are left alone."""
         with self._write() as session:
             rows = session.execute(
-                select(FeedRow.id, FeedRow.next_check_at, FeedRow.interval_seconds).where(
+                select(
+                    FeedRow.id,
+                    FeedRow.next_check_at,
+                    FeedRow.interval_seconds,
+                    FeedRow.last_checked_at,
+                ).where(
                     FeedRow.active,
                     or_(FeedRow.next_check_at.is_(None), FeedRow.next_check_at <= now),
                     or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
                 )
             ).all()
-            for feed_id, next_check_at, interval in rows:
-                when = pick(next_check_at, timedelta(seconds=interval or 300))
+            for feed_id, next_check_at, interval, last_checked in rows:
+                # A feed never polled (a new install, a feed just added) starts within a
+                # minute; overdue feeds spread over up to their own interval.
+                seconds = 60 if last_checked is None else interval or 300
+                when = pick(next_check_at, timedelta(seconds=seconds))
                 session.execute(
                     update(FeedRow).where(FeedRow.id == feed_id).values(next_check_at=when)
                 )
@@ -404,6 +412,14 @@ class DaemonQueries(StoreBase):
                 ):
                     found.add(by_hash[key_hash])
         return found
+
+    def optimize(self) -> None:
+        """Let SQLite refresh its query statistics (cheap; a no-op on PostgreSQL, whose
+        autovacuum does this)."""
+        if self.dialect != "sqlite":
+            return
+        with self._write() as session:
+            session.execute(text("PRAGMA optimize"))
 
     def set_starred(self, article_ids: Sequence[int], starred: bool) -> int:
         with self._write() as session:

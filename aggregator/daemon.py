@@ -1,0 +1,378 @@
+"""``aggregator run``: the long-running service.
+
+Process lifecycle only: signals, the single-instance lock on SQLite, heartbeats, systemd
+notifications, and the APScheduler jobs that drive the work. What to poll and when is the
+database's (``next_check_at``, leases; see store/daemon_sql.py) and the scheduling policy's
+(schedule.py); how to update a feed is the pipeline's. APScheduler only runs three recurring
+jobs in this process — it never stores or coordinates anything, so a restart or a second
+instance loses nothing:
+
+- ``cycle`` (every ``schedule.tick``): claim due feeds up to free capacity, hand them to
+  the feed workers, extend the leases of feeds in flight, record the cycle;
+- ``heartbeat`` (every few seconds): the instance's heartbeat row and the systemd watchdog;
+- ``maintenance`` (daily): retention, old tombstones and instance records, SQLite optimize.
+
+Signals: SIGHUP reloads the config (an invalid one is logged and the running one kept);
+SIGTERM/SIGINT stop claiming, give in-flight feeds ``schedule.shutdown_grace`` to finish and
+commit, then tell the rest to stop (they write nothing) and exit 0; a second SIGTERM/SIGINT
+exits at once — every feed's update is one transaction, so nothing half-written remains.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+
+from aggregator import __version__, systemd
+from aggregator.categorize import compile_rules
+from aggregator.config import Config, load_config
+from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.pipeline import Services, schedule_policy, update_feed_safely
+from aggregator.retention import prune
+from aggregator.runtime import open_services
+from aggregator.schedule import startup_spread
+from aggregator.store import Store
+from aggregator.store.daemon_sql import ClaimedFeed
+
+__all__ = ["Daemon", "SingleInstanceError"]
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10.0
+# An instance whose heartbeat is older than this is considered dead by `aggregator status`.
+ALIVE_SECONDS = 3 * HEARTBEAT_SECONDS
+MAINTENANCE_EVERY = timedelta(days=1)
+TOMBSTONE_DAYS = 400
+INSTANCE_RECORD_DAYS = 7
+
+
+class SingleInstanceError(AggregatorError):
+    """A second daemon on one SQLite database."""
+
+
+def _sqlite_lock(database_url: str) -> IO[str] | None:
+    """Hold an exclusive lock next to a SQLite database for the life of the process.
+
+    SQLite serializes writers but has no leases across processes worth trusting for a
+    scheduler, so one daemon per file. An OS lock (not a pid file) is released by the kernel
+    when the process dies, so a crash never leaves a stale lock behind."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    path = Path(url.database + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise SingleInstanceError(
+            f"another `aggregator run` ({holder}) is using the SQLite database {url.database}; "
+            "SQLite allows one daemon per database. To run several, use PostgreSQL "
+            "(README: Scaling out)."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
+class Daemon:
+    """One ``aggregator run`` process. Build it, then call :meth:`run` from the main thread."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_path: str | None = None,
+        clock: Any = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.rng = rng or random.Random()
+        self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self._signals = 0
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, tuple[str, Future[Any]]] = {}
+        self._services: Services | None = None
+        self._feed_pool: ThreadPoolExecutor | None = None
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def _on_stop_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            # Second signal: out now. Every feed update is one transaction, so the database
+            # rolls back whatever was in flight; nothing half-written remains.
+            os.write(2, b"aggregator: second signal, exiting at once\n")
+            os._exit(128 + signum)
+        self._stop.set()
+        self._wake.set()
+
+    def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
+        self._reload.set()
+        self._wake.set()
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signals()
+        lock = _sqlite_lock(self.config.database_url())
+        try:
+            with open_services(self.config) as services:
+                self._services = replace(services, rng=self.rng)
+                return self._serve()
+        finally:
+            if lock is not None:
+                lock.close()
+
+    def _serve(self) -> int:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        services = self._require_services()
+        store = services.store
+        now = self.clock()
+        self._sync_feeds(self.config, store, now)
+        policy = schedule_policy(self.config)
+        spread = store.spread_overdue(
+            now, lambda when, interval: startup_spread(when, now, interval, self.rng, policy)
+        )
+        store.register_instance(self.instance_id, socket.gethostname(), __version__, now)
+        self._feed_pool = ThreadPoolExecutor(
+            max_workers=self.config.fetch.concurrency, thread_name_prefix="feed"
+        )
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        tick = self.config.schedule.tick.total_seconds()
+        scheduler.add_job(self._cycle, "interval", seconds=tick, next_run_time=now, id="cycle")
+        heartbeat = min(HEARTBEAT_SECONDS, systemd.watchdog_interval() or HEARTBEAT_SECONDS)
+        scheduler.add_job(self._heartbeat, "interval", seconds=heartbeat, id="heartbeat")
+        scheduler.add_job(
+            self._maintenance,
+            "interval",
+            seconds=MAINTENANCE_EVERY.total_seconds(),
+            next_run_time=now + timedelta(minutes=1),
+            id="maintenance",
+        )
+        scheduler.start()
+        log.info(
+            "daemon started",
+            extra={
+                "fields": {
+                    "instance": self.instance_id,
+                    "feeds": sum(f.enabled for f in self.config.feeds),
+                    "overdue_spread": spread,
+                    "tick_s": tick,
+                }
+            },
+        )
+        systemd.ready()
+        systemd.status("polling")
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(timeout=1.0)
+                self._wake.clear()
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self._reload_config()
+        finally:
+            self._shutdown(scheduler)
+        return 0
+
+    def _shutdown(self, scheduler: Any) -> None:
+        systemd.stopping()
+        log.info("daemon stopping", extra={"fields": {"in_flight": len(self._in_flight)}})
+        scheduler.shutdown(wait=False)
+        services = self._require_services()
+        grace = self.config.schedule.shutdown_grace.total_seconds()
+        with self._lock:
+            futures = [future for _, future in self._in_flight.values()]
+        _, pending = wait_futures(futures, timeout=grace)
+        if pending:
+            log.warning(
+                "grace period over: stopping unfinished feeds",
+                extra={"fields": {"unfinished": len(pending), "grace_s": grace}},
+            )
+            services.stop.set()
+            wait_futures(pending, timeout=30)
+        if self._feed_pool is not None:
+            self._feed_pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            services.store.release_leases(self.instance_id)
+            services.store.heartbeat(self.instance_id, self.clock(), stopped=True)
+        except StoreError as exc:
+            log.error("cannot release leases on shutdown: %s", exc)
+        log.info("daemon stopped", extra={"fields": {"instance": self.instance_id}})
+
+    def _require_services(self) -> Services:
+        assert self._services is not None, "services are opened by run()"
+        return self._services
+
+    # -- config -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _sync_feeds(config: Config, store: Store, now: datetime) -> tuple[int, int]:
+        enabled = [f for f in config.feeds if f.enabled]
+        store.sync_feeds([(f.url, f.title) for f in enabled], now)
+        return store.set_active_feeds([f.url for f in enabled])
+
+    def _reload_config(self) -> None:
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error(
+                "config reload failed: keeping the running configuration",
+                extra={"fields": {"problems": "; ".join(exc.problems)}},
+            )
+            return
+        services = self._require_services()
+        if config.database_url() != self.config.database_url():
+            log.warning("config reload: a new database takes effect only after a restart")
+        before = {f.url for f in self.config.feeds if f.enabled}
+        after = {f.url for f in config.feeds if f.enabled}
+        try:
+            activated, deactivated = self._sync_feeds(config, services.store, self.clock())
+        except StoreError as exc:
+            log.error("config reload failed: %s; keeping the running configuration", exc)
+            return
+        # Fetch, extraction and database settings are bound to open clients: restart for them.
+        self._services = replace(services, config=config, rules=compile_rules(config.tags))
+        self.config = config
+        log.info(
+            "config reloaded",
+            extra={
+                "fields": {
+                    "added": len(after - before),
+                    "removed": len(before - after),
+                    "activated": activated,
+                    "deactivated": deactivated,
+                }
+            },
+        )
+        self._wake.set()
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def _cycle(self) -> None:
+        if self._stop.is_set():
+            return
+        services = self._require_services()
+        now = self.clock()
+        try:
+            with self._lock:
+                busy = Counter(_host(url) for url, _ in self._in_flight.values())
+                in_flight = list(self._in_flight)
+            capacity = self.config.fetch.concurrency - len(in_flight)
+            lease = self.config.schedule.lease
+            services.store.extend_leases(self.instance_id, in_flight, now + lease)
+            claimed = services.store.claim_due(
+                self.instance_id,
+                now,
+                limit=capacity,
+                lease=lease,
+                per_host=self.config.fetch.per_host_limit,
+                busy_hosts=dict(busy),
+            )
+            for feed in claimed:
+                self._start(feed)
+            services.store.heartbeat(self.instance_id, now, cycle=True)
+        except StoreError as exc:
+            log.error("scheduling cycle failed: %s", exc)
+
+    def _start(self, claimed: ClaimedFeed) -> None:
+        services = self._require_services()
+        feed = self.config.feed(claimed.url)
+        if feed is None or not feed.enabled:
+            # Removed from the config since it was activated: give it back, stop it.
+            services.store.release_leases(self.instance_id, [claimed.id])
+            services.store.set_active_feeds([f.url for f in self.config.feeds if f.enabled])
+            return
+        assert self._feed_pool is not None
+        with self._lock:
+            future = self._feed_pool.submit(self._update, feed.url)
+            self._in_flight[claimed.id] = (feed.url, future)
+        future.add_done_callback(functools.partial(self._done, claimed.id))
+
+    def _update(self, url: str) -> None:
+        services = self._require_services()
+        feed = self.config.feed(url)
+        if feed is None:
+            return
+        update_feed_safely(feed, services)
+
+    def _done(self, feed_id: int, _future: Future[Any]) -> None:
+        with self._lock:
+            self._in_flight.pop(feed_id, None)
+        if not self._stop.is_set():
+            self._wake.set()
+
+    def _heartbeat(self) -> None:
+        try:
+            self._require_services().store.heartbeat(self.instance_id, self.clock())
+        except StoreError as exc:
+            log.error("heartbeat failed: %s", exc)
+            return
+        # Only a live scheduler thread reaches this: systemd restarts a stuck process.
+        systemd.watchdog()
+
+    def _maintenance(self) -> None:
+        services = self._require_services()
+        now = self.clock()
+        started = time.monotonic()
+        try:
+            report = prune(services.store, self.config, now)
+            tombstones = services.store.forget_tombstones(now - timedelta(days=TOMBSTONE_DAYS))
+            instances = services.store.forget_instances(now - timedelta(days=INSTANCE_RECORD_DAYS))
+            services.store.optimize()
+        except StoreError as exc:
+            log.error("maintenance failed: %s", exc)
+            return
+        log.info(
+            "maintenance done",
+            extra={
+                "fields": {
+                    "pruned": report.pruned,
+                    "tombstones_forgotten": tombstones,
+                    "instances_forgotten": instances,
+                    "ms": int((time.monotonic() - started) * 1000),
+                }
+            },
+        )
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
