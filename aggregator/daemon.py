@@ -166,8 +166,13 @@ class Daemon:
         now = self.clock()
         self._sync_feeds(self.config, store, now)
         policy = schedule_policy(self.config)
+        # No feed waits longer than max_interval after a start: a never-polled feed's
+        # stand-in interval (a minute) must not exceed a shorter configured maximum.
         spread = store.spread_overdue(
-            now, lambda when, interval: startup_spread(when, now, interval, self.rng, policy)
+            now,
+            lambda when, interval: startup_spread(
+                when, now, min(interval, policy.max_interval), self.rng, policy
+            ),
         )
         store.register_instance(self.instance_id, socket.gethostname(), __version__, now)
         self._feed_pool = ThreadPoolExecutor(

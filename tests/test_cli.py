@@ -177,3 +177,39 @@ def test_extract_real_korean_page(corpus_dir: Path) -> None:
     data = json.loads(run("extract", str(page), "--json").output)
     assert data["source"] in ("script-payload", "trafilatura", "json-ld")
     assert len(data["text"]) > 1000
+
+
+def test_status_prune_star(tmp_path: Path, httpserver: HTTPServer) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 3)
+    httpserver.expect_request("/rss.xml").respond_with_data(
+        rss("테스트일보", feed_items), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/gone.xml").respond_with_data("gone", status=410)
+    config = write_config(
+        tmp_path,
+        {
+            "fetch": {"allow_private_networks": True},
+            "retention": {"keep_days": 30},
+            "feeds": [
+                {"url": httpserver.url_for("/rss.xml"), "full_text": False},
+                {"url": httpserver.url_for("/gone.xml")},
+            ],
+        },
+    )
+    assert run("poll", "--config", str(config)).exit_code == 1
+    status = json.loads(run("status", "--config", str(config), "--json").output)
+    assert status["daemon_alive"] is False and status["counts"]["articles"] == 3
+    [failing] = status["failing_feeds"]
+    assert failing["gone"] is True and "410" in failing["last_error"]
+    assert failing["next_retry"] is not None
+    assert status["database_bytes"] > 0
+    text = run("status", "--config", str(config))
+    assert "no daemon alive" in text.output and "gone ×1" in text.output
+
+    # The items are two days old and keep_days is 30: nothing to prune (test_retention
+    # covers the pruning itself).
+    assert "would prune 0 articles" in run("prune", "--config", str(config), "--dry-run").output
+    listed = json.loads(run("list", "--config", str(config), "--json").output)
+    starred = run("star", "--config", str(config), str(listed[0]["id"]), "999999")
+    assert starred.exit_code == 1 and "starred 1 of 2" in starred.output
