@@ -38,7 +38,7 @@ from aggregator.parse import (
     entry_key,
     unique_strings,
 )
-from aggregator.urls import absolute_url, is_http_url
+from aggregator.urls import absolute_url, first_http_url
 
 __all__ = ["JSON_FEED_VERSIONS", "parse_json_feed", "sanitize_html"]
 
@@ -162,11 +162,7 @@ def _image(item: Mapping[str, Any], base: str) -> str | None:
         if isinstance(attachment, dict)
         and _str(attachment.get("mime_type")).lower().startswith("image/")
     )
-    for candidate in candidates:
-        url = absolute_url(base, candidate)
-        if url and is_http_url(url):
-            return url
-    return None
+    return first_http_url(base, candidates)
 
 
 def _text_to_html(text: str) -> str:

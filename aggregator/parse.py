@@ -48,7 +48,7 @@ from aggregator.charset import (
 from aggregator.dates import parse_date
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.urls import absolute_url, canonicalize_url, is_http_url
+from aggregator.urls import absolute_url, canonicalize_url, first_http_url, is_http_url
 
 __all__ = [
     "FeedDocument",
@@ -406,11 +406,7 @@ def _image(raw: Any, base: str) -> str | None:
         for link in raw.get("links", [])
         if link.get("rel") == "enclosure" and (link.get("type") or "").lower().startswith("image/")
     )
-    for candidate in candidates:
-        url = absolute_url(base, candidate)
-        if url and is_http_url(url):
-            return url
-    return None
+    return first_http_url(base, candidates)
 
 
 def _is_html(detail: Any) -> bool:

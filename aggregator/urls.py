@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
 __all__ = ["TRACKING_PARAMS", "absolute_url", "canonicalize_url", "is_http_url"]
@@ -196,3 +197,12 @@ def _fix_percent(text: str) -> str:
 
 def _upper_escapes(text: str) -> str:
     return _ESCAPE.sub(lambda match: match.group(0).upper(), text)
+
+
+def first_http_url(base: str | None, candidates: Iterable[str | None]) -> str | None:
+    """The first candidate that resolves against ``base`` to an http(s) URL."""
+    for candidate in candidates:
+        url = absolute_url(base, candidate)
+        if url and is_http_url(url):
+            return url
+    return None
