@@ -288,3 +288,64 @@ def test_items_sharing_a_guid_are_distinct_articles(
         [second] = poll_feeds(config.feeds, svc)
         assert svc.store.counts()["articles"] == 3
     assert (first.new, second.new, second.updated) == (3, 0, 0)
+
+
+def _state(svc: Services, url: str) -> Any:
+    state = svc.store.feed_state(url)
+    assert state is not None
+    return state
+
+
+def test_errors_back_off_and_retry_after_is_a_lower_bound(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    httpserver.expect_request("/500").respond_with_data("oops", status=500)
+    httpserver.expect_request("/429").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "7200"}
+    )
+    httpserver.expect_request("/410").respond_with_data("gone", status=410)
+    urls = [httpserver.url_for(p) for p in ("/500", "/429", "/410")]
+    config = make_config(
+        db_url,
+        [{"url": u} for u in urls],
+        schedule={"min_interval": "1m", "max_interval": "1h", "error_cap": "8h", "jitter": 0},
+    )
+    with services(config, extraction_pool) as svc:
+        intervals = []
+        for _ in range(4):
+            poll_feeds(config.feeds[:1], svc)
+            intervals.append(_state(svc, urls[0]).interval_seconds)
+        before = datetime.now(UTC)
+        poll_feeds(config.feeds[1:], svc)
+        limited, gone = _state(svc, urls[1]), _state(svc, urls[2])
+    assert intervals == [60, 120, 240, 480]  # doubling from min_interval
+    assert limited.next_check_at >= before + timedelta(seconds=7200)
+    assert gone.gone and gone.interval_seconds == 8 * 3600  # still checked, at the cap
+
+
+def test_permanent_redirect_moves_the_feed_after_three_polls(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/old.xml").respond_with_data(
+        "", status=301, headers={"Location": "/new.xml"}
+    )
+    httpserver.expect_request("/new.xml").respond_with_data(
+        rss("t", items(base, 1)), content_type="application/rss+xml"
+    )
+    old = httpserver.url_for("/old.xml")
+    config = make_config(db_url, [{"url": old, "full_text": False}])
+    with services(config, extraction_pool) as svc:
+        streaks = []
+        for _ in range(3):
+            poll_feeds(config.feeds, svc)
+            state = _state(svc, old)
+            streaks.append((state.redirect_streak, state.fetch_url))
+        hits_before = len(httpserver.log)
+        poll_feeds(config.feeds, svc)
+    new = httpserver.url_for("/new.xml")
+    assert streaks == [(1, None), (2, None), (0, new)]
+    # The fourth poll goes straight to the new URL.
+    assert [r.path for r, _ in httpserver.log[hits_before:]] == ["/new.xml"]

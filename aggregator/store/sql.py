@@ -51,6 +51,7 @@ class FeedState:
     redirect_streak: int = 0
     gone: bool = False
     last_success_at: datetime | None = None
+    next_check_at: datetime | None = None
 
     @property
     def effective_url(self) -> str:
@@ -574,6 +575,7 @@ def _feed_state(row: FeedRow) -> FeedState:
         redirect_streak=row.redirect_streak,
         gone=row.gone,
         last_success_at=row.last_success_at,
+        next_check_at=row.next_check_at,
     )
 
 
