@@ -14,16 +14,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
 from aggregator import __version__
-from aggregator.config import Config, load_config
 from aggregator.errors import AggregatorError, ConfigError, StoreError
-from aggregator.runtime import fetch_settings, open_services
 from aggregator.terminal import clean, clean_line
+
+if TYPE_CHECKING:
+    # Imported lazily below: pydantic, SQLAlchemy and the pipeline cost ~0.1 s to import,
+    # which `aggregator --help` and the reading commands should not pay for nothing.
+    from aggregator.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("aggregator")
@@ -55,6 +58,8 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _load(ctx: click.Context, *, daemon: bool = False) -> Config:
+    from aggregator.config import load_config
+
     path = (ctx.find_root().obj or {}).get("config_path") or (ctx.obj or {}).get("config_path")
     try:
         config = load_config(path)
@@ -233,6 +238,8 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     err = _console(stderr=True)
     failed = 0
     totals = {"new": 0, "updated": 0, "extracted": 0}
+    from aggregator.runtime import open_services
+
     interrupted = False
     with _errors_exit(), open_services(config) as services:
         progress = Progress(
@@ -475,6 +482,8 @@ def extract_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     content_type = ""
     if is_http_url(target):
         config = _load(ctx)
+        from aggregator.runtime import fetch_settings
+
         with HttpFetcher(fetch_settings(config)) as fetcher:
             try:
                 page = fetcher.fetch(target)
