@@ -118,10 +118,17 @@ class Daemon:
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._wake = threading.Event()
+        # A feed finished: claim more now rather than at the next tick.
+        self._refill = threading.Event()
+        # The tick's cycle (scheduler thread) and a refill (main thread) never overlap: both
+        # count free capacity from the feeds in flight.
+        self._cycle_lock = threading.Lock()
         self._signals = 0
         self._lock = threading.Lock()
         self._in_flight: dict[int, tuple[str, Future[Any]]] = {}
         self._services: Services | None = None
+        # Holding the SQLite lock: no other instance can be alive on this database.
+        self._exclusive = False
         self._feed_pool: ThreadPoolExecutor | None = None
 
     # -- signals ------------------------------------------------------------------------------
@@ -150,6 +157,7 @@ class Daemon:
     def run(self) -> int:
         self._install_signals()
         lock = _sqlite_lock(self.config.database_url())
+        self._exclusive = lock is not None
         try:
             with open_services(self.config) as services:
                 self._services = replace(services, rng=self.rng)
@@ -164,6 +172,12 @@ class Daemon:
         services = self._require_services()
         store = services.store
         now = self.clock()
+        if self._exclusive:
+            # Leases left by a daemon that was killed: with the lock ours, their owner is
+            # dead, so its feeds need not wait for the leases (schedule.lease) to expire.
+            stale = store.release_leases(None)
+            if stale:
+                log.info("released leases of a stopped daemon", extra={"fields": {"feeds": stale}})
         self._sync_feeds(self.config, store, now)
         policy = schedule_policy(self.config)
         # No feed waits longer than max_interval after a start: a never-polled feed's
@@ -214,6 +228,9 @@ class Daemon:
                 if self._reload.is_set():
                     self._reload.clear()
                     self._reload_config()
+                if self._refill.is_set() and not self._stop.is_set():
+                    self._refill.clear()
+                    self._claim(tick=False)
         finally:
             self._shutdown(scheduler)
         return 0
@@ -293,8 +310,18 @@ class Daemon:
     # -- jobs ---------------------------------------------------------------------------------
 
     def _cycle(self) -> None:
-        if self._stop.is_set():
-            return
+        self._claim(tick=True)
+
+    def _claim(self, *, tick: bool) -> None:
+        """Claim due feeds up to free capacity. The tick also extends the leases of feeds in
+        flight and records the cycle; a refill (a feed just finished) only claims, so that a
+        slot freed mid-tick is not left idle until the next tick."""
+        with self._cycle_lock:
+            if self._stop.is_set():
+                return
+            self._claim_locked(tick)
+
+    def _claim_locked(self, tick: bool) -> None:
         services = self._require_services()
         now = self.clock()
         try:
@@ -303,7 +330,8 @@ class Daemon:
                 in_flight = list(self._in_flight)
             capacity = self.config.fetch.concurrency - len(in_flight)
             lease = self.config.schedule.lease
-            services.store.extend_leases(self.instance_id, in_flight, now + lease)
+            if tick:
+                services.store.extend_leases(self.instance_id, in_flight, now + lease)
             claimed = services.store.claim_due(
                 self.instance_id,
                 now,
@@ -314,7 +342,8 @@ class Daemon:
             )
             for feed in claimed:
                 self._start(feed)
-            services.store.heartbeat(self.instance_id, now, cycle=True)
+            if tick:
+                services.store.heartbeat(self.instance_id, now, cycle=True)
         except StoreError as exc:
             log.error("scheduling cycle failed: %s", exc)
 
@@ -343,6 +372,7 @@ class Daemon:
         with self._lock:
             self._in_flight.pop(feed_id, None)
         if not self._stop.is_set():
+            self._refill.set()
             self._wake.set()
 
     def _heartbeat(self) -> None:

@@ -191,15 +191,21 @@ class DaemonQueries(StoreBase):
                 .values(lease_until=until)
             )
 
-    def release_leases(self, owner: str, feed_ids: Sequence[int] | None = None) -> None:
-        """Give feeds back (shutdown): another instance may take them at once."""
-        conditions = [FeedRow.lease_owner == owner]
+    def release_leases(self, owner: str | None, feed_ids: Sequence[int] | None = None) -> int:
+        """Give feeds back (shutdown): another instance may take them at once.
+
+        ``owner=None`` releases every lease, whoever holds it: only for a daemon that knows
+        it is alone (the SQLite lock). Returns how many feeds were released."""
+        conditions = [
+            FeedRow.lease_owner.is_not(None) if owner is None else FeedRow.lease_owner == owner
+        ]
         if feed_ids is not None:
             conditions.append(FeedRow.id.in_(list(feed_ids)))
         with self._write() as session:
-            session.execute(
+            result = session.execute(
                 update(FeedRow).where(*conditions).values(lease_owner=None, lease_until=None)
             )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def publish_history(self, feed_id: int, since: datetime) -> list[datetime]:
         """When the feed's entries were published (first seen where undated), since ``since``."""

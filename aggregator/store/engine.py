@@ -9,6 +9,8 @@ deferred. PostgreSQL needs none of this.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -104,14 +106,45 @@ def known_revisions() -> set[str]:
     return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
-def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Run the Alembic migrations up to ``revision``; returns (before, after)."""
-    before, head, _ = schema_status(engine)
+# pg_advisory_lock key for schema changes ("aggr" in ASCII): several daemons started at once
+# on an empty database must not all run the migrations.
+_SCHEMA_LOCK_KEY = 0x61676772
+
+
+@contextmanager
+def _schema_lock(engine: Engine) -> Iterator[None]:
+    """Serialize schema creation/upgrades between processes (PostgreSQL; SQLite's write
+    lock already does it)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    try:
+        conn = engine.connect()
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+    except SQLAlchemyError as exc:
+        raise StoreError("cannot lock the database schema for an upgrade") from exc
+    try:
+        yield
+    finally:
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        finally:
+            conn.close()
+
+
+def _upgrade_unlocked(engine: Engine, revision: str) -> None:
     try:
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), revision)
     except (SQLAlchemyError, OSError) as exc:
         raise StoreError("database upgrade failed") from exc
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Run the Alembic migrations up to ``revision``; returns (before, after)."""
+    with _schema_lock(engine):
+        before, head, _ = schema_status(engine)
+        _upgrade_unlocked(engine, revision)
     return before, head
 
 
@@ -120,10 +153,16 @@ def ensure_schema(engine: Engine, *, create: bool) -> None:
     current, head, has_tables = schema_status(engine)
     if current == head:
         return
-    if current is None and not has_tables:
-        if create:
-            upgrade_schema(engine)
+    if current is None and not has_tables and create:
+        with _schema_lock(engine):
+            # Another process may have created it while we waited for the lock.
+            current, head, has_tables = schema_status(engine)
+            if current is None and not has_tables:
+                _upgrade_unlocked(engine, "head")
+                return
+        if current == head:
             return
+    if current is None and not has_tables:
         raise SchemaOutdatedError(
             "the database is empty: run `aggregator db upgrade` (or `aggregator poll`) first"
         )
