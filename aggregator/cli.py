@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -52,7 +52,7 @@ def _config_option(func: F) -> F:
     )(func)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"aggregator: {message}", err=True)
     sys.exit(code)
 
@@ -723,6 +723,271 @@ def star_cmd(ctx: click.Context, ids: tuple[int, ...], undo: bool) -> None:
     click.echo(f"{'unstarred' if undo else 'starred'} {changed} of {len(ids)} articles")
     if changed < len(ids):
         sys.exit(1)
+
+
+# -- reading: digest / show / read / unread / search ----------------------------------------
+
+
+def _tag_labels(config: Config) -> dict[str, str]:
+    return {name: tag.labels.ko or tag.labels.en or name for name, tag in config.tags.items()}
+
+
+def _since(config: Config, value: str | None, store: Any, now: datetime) -> datetime | None:
+    from aggregator.digest import LAST_DIGEST_STATE_KEY, parse_since
+
+    if value is None:
+        return None
+    last_raw = store.get_state(LAST_DIGEST_STATE_KEY) if value == "last" else None
+    last = datetime.fromisoformat(last_raw) if last_raw else None
+    try:
+        return parse_since(value, now=now, tz=ZoneInfo(config.display.timezone), last=last)
+    except ValueError as exc:
+        _fail(f"--since {value}: {exc}")
+
+
+@cli.command("digest")
+@click.option(
+    "--since",
+    "since_value",
+    default="24h",
+    show_default=True,
+    help="24h, 7d, a date (2026-11-25), or 'last' (since the previous digest).",
+)
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only these tags (repeatable).")
+@click.option(
+    "--feed", "feeds", multiple=True, metavar="URL", help="Only these feeds (repeatable)."
+)
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="Stories per tag."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@_config_option
+@click.pass_context
+def digest_cmd(
+    ctx: click.Context,
+    since_value: str,
+    tags: tuple[str, ...],
+    feeds: tuple[str, ...],
+    limit: int,
+    fmt: str,
+) -> None:
+    """The morning digest: stories since a time, grouped by tag, with a lead each.
+
+    Example: aggregator digest --since last --tag politics --format markdown
+    """
+    from aggregator.digest import (
+        LAST_DIGEST_STATE_KEY,
+        build_digest,
+        make_console,
+        render_json,
+        render_markdown,
+        render_text,
+    )
+
+    config = _load(ctx)
+    for tag in tags:
+        if tag not in config.tags:
+            _fail(f"--tag {tag}: not a tag of the configuration ({', '.join(config.tags)})")
+    store = _open_store(config)
+    now = datetime.now(UTC)
+    try:
+        with _errors_exit():
+            since = _since(config, since_value, store, now)
+            assert since is not None
+            rows = store.digest_rows(since, tags=tags, feeds=feeds, limit=5000)
+            digest = build_digest(
+                rows,
+                now=now,
+                tz=ZoneInfo(config.display.timezone),
+                tag_order=list(config.tags),
+                tag_labels=_tag_labels(config),
+                since=since,
+                limit_per_tag=limit,
+            )
+            if fmt == "json":
+                click.echo(render_json(digest))
+            elif fmt == "markdown":
+                click.echo(render_markdown(digest))
+            else:
+                render_text(digest, make_console())
+            store.set_state(LAST_DIGEST_STATE_KEY, now.isoformat())
+    finally:
+        store.close()
+
+
+def _article_id(value: str) -> int:
+    try:
+        return int(value.lstrip("#"))
+    except ValueError:
+        _fail(f"{value!r}: not an article id (a number, as shown by digest, list or search)")
+
+
+@cli.command("show")
+@click.argument("article_id")
+@click.option("--open", "open_link", is_flag=True, help="Open the article's link in a browser.")
+@click.option("--no-pager", is_flag=True, help="Print instead of paging on a terminal.")
+@_config_option
+@click.pass_context
+def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: bool) -> None:
+    """One article in full: outlet, author, time, tags, link and the text (marks it read).
+
+    Example: aggregator show 1024
+    """
+    from aggregator.digest import make_console, render_article
+
+    config = _load(ctx)
+    ident = _article_id(article_id)
+    store = _open_store(config)
+    try:
+        with _errors_exit():
+            view = store.article(ident)
+            if view is None:
+                _fail(f"no article #{ident}", 1)
+            store.mark_read([ident], True)
+    finally:
+        store.close()
+    if open_link:
+        import webbrowser
+
+        from aggregator.urls import is_http_url
+
+        # Feed links are untrusted: only http(s) goes to the browser, never a shell.
+        if view.url and is_http_url(view.url):
+            webbrowser.open(view.url)
+        else:
+            _fail(f"article #{ident} has no http(s) link to open", 1)
+        return
+    console = make_console()
+    tz = ZoneInfo(config.display.timezone)
+    if console.is_terminal and not no_pager:
+        with console.pager(styles=True):
+            render_article(view, console, tz=tz, tag_labels=_tag_labels(config))
+    else:
+        render_article(view, console, tz=tz, tag_labels=_tag_labels(config))
+
+
+def _mark(ctx: click.Context, ids: tuple[str, ...], read: bool) -> None:
+    config = _load(ctx)
+    numbers = [_article_id(i) for i in ids]
+    store = _open_store(config)
+    try:
+        with _errors_exit():
+            changed = store.mark_read(numbers, read)
+    finally:
+        store.close()
+    click.echo(f"marked {changed} of {len(numbers)} articles {'read' if read else 'unread'}")
+    if changed < len(numbers):
+        sys.exit(1)
+
+
+@cli.command("read")
+@click.argument("ids", nargs=-1, required=True)
+@_config_option
+@click.pass_context
+def read_cmd(ctx: click.Context, ids: tuple[str, ...]) -> None:
+    """Mark articles read (the digest shows read stories dimmed).
+
+    Example: aggregator read 1024 1025
+    """
+    _mark(ctx, ids, True)
+
+
+@cli.command("unread")
+@click.argument("ids", nargs=-1, required=True)
+@_config_option
+@click.pass_context
+def unread_cmd(ctx: click.Context, ids: tuple[str, ...]) -> None:
+    """Mark articles unread.
+
+    Example: aggregator unread 1024
+    """
+    _mark(ctx, ids, False)
+
+
+@cli.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only these tags (repeatable).")
+@click.option("--since", "since_value", default=None, help="24h, 7d, a date, or 'last'.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@_config_option
+@click.pass_context
+def search_cmd(
+    ctx: click.Context,
+    query: tuple[str, ...],
+    tags: tuple[str, ...],
+    since_value: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """Find articles; Korean words of one or two syllables match inside longer words.
+
+    Example: aggregator search 정책 --since 7d
+    """
+    from rich.text import Text
+
+    from aggregator.digest import make_console
+
+    config = _load(ctx)
+    text_query = " ".join(query)
+    store = _open_store(config)
+    now = datetime.now(UTC)
+    try:
+        with _errors_exit():
+            since = _since(config, since_value, store, now)
+            hits = store.search(text_query, tags=tags, since=since, limit=limit)
+    finally:
+        store.close()
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": h.article_id,
+                        "title": h.title,
+                        "url": h.url,
+                        "feed": h.feed_title,
+                        "published": _iso(h.published_at),
+                        "score": h.score,
+                        "snippet": h.snippet,
+                        "matched": list(h.matched_terms),
+                    }
+                    for h in hits
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    console = make_console()
+    zone = ZoneInfo(config.display.timezone)
+    if not hits:
+        console.print(Text(f"no articles match {clean_line(text_query)!r}"))
+        sys.exit(1)
+    for hit in hits:
+        terms = [clean_line(t) for t in hit.matched_terms if clean_line(t)]
+        head = Text(f"#{hit.article_id:<7} ", style="dim")
+        title = Text(clean_line(hit.title), style="bold")
+        title.highlight_words(terms, style="reverse", case_sensitive=False)
+        head.append_text(title)
+        console.print(head)
+        meta = Text(
+            f"         {clean_line(hit.feed_title or '', 40)} · {_local(hit.published_at, zone)}",
+            style="dim",
+        )
+        console.print(meta)
+        snippet = Text("         " + clean_line(hit.snippet))
+        snippet.highlight_words(terms, style="reverse", case_sensitive=False)
+        console.print(snippet)
+        console.print()
 
 
 def main() -> None:

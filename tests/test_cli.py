@@ -213,3 +213,68 @@ def test_status_prune_star(tmp_path: Path, httpserver: HTTPServer) -> None:
     listed = json.loads(run("list", "--config", str(config), "--json").output)
     starred = run("star", "--config", str(config), str(listed[0]["id"]), "999999")
     assert starred.exit_code == 1 and "starred 1 of 2" in starred.output
+
+
+def test_digest_show_search_read(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 3)
+    now = datetime.now(UTC)
+    for i, item in enumerate(feed_items):
+        item.published = now - timedelta(hours=i + 1)
+    feed_items[0].title = "[bold red]서울시, 새 교통 정책 발표[/bold] \x1b]8;;http://evil\x07"
+    feed_items[0].description = (
+        "(서울=연합뉴스) 홍길동 기자 = 서울시는 26일 새로운 교통 정책을 발표했다. "
+        "시는 내년부터 버스 노선을 개편한다."
+    )
+    httpserver.expect_request("/rss.xml").respond_with_data(
+        rss("테스트일보", feed_items), content_type="application/rss+xml"
+    )
+    config = write_config(
+        tmp_path,
+        {
+            "fetch": {"allow_private_networks": True},
+            "tags": {"society": {"labels": {"ko": "사회"}, "keywords": ["교통"]}},
+            "feeds": [
+                {"url": httpserver.url_for("/rss.xml"), "title": "테스트일보", "full_text": False}
+            ],
+        },
+    )
+    assert run("poll", "--config", str(config)).exit_code == 0
+
+    digest = run("digest", "--config", str(config))
+    assert digest.exit_code == 0, digest.output
+    assert "사회 (1)" in digest.output and "[bold red]서울시" in digest.output
+    assert "\x1b" not in digest.output  # piped: plain, and the title's OSC 8 is gone
+    assert "서울시는 26일 새로운 교통 정책을 발표했다." in digest.output
+    assert "홍길동 기자 =" not in digest.output
+    data = json.loads(run("digest", "--config", str(config), "--format", "json").output)
+    assert data["schema_version"] == 1 and data["counts"]["society"] == 1
+    # --since last: nothing new since the previous digest
+    again = json.loads(
+        run("digest", "--config", str(config), "--since", "last", "--format", "json").output
+    )
+    assert sum(s["count"] for s in again["sections"]) == 0
+    assert run("digest", "--config", str(config), "--since", "yesterday-ish").exit_code == 2
+    assert run("digest", "--config", str(config), "--tag", "nope").exit_code == 2
+
+    found = json.loads(run("search", "--config", str(config), "교통", "--format", "json").output)
+    assert len(found) == 1
+    assert found[0]["title"].startswith("[bold red]서울시, 새 교통 정책 발표[/bold]")
+    assert "\x1b" not in found[0]["title"]
+    article_id = found[0]["id"]
+    two = json.loads(run("search", "--config", str(config), "정책", "--format", "json").output)
+    assert len(two) == 3  # 정책 inside 경제정책 and before a particle
+    text = run("search", "--config", str(config), "교통")
+    assert text.exit_code == 0 and f"#{article_id}" in text.output
+    assert run("search", "--config", str(config), "없는단어").exit_code == 1
+
+    shown = run("show", "--config", str(config), f"#{article_id}")
+    assert shown.exit_code == 0 and "버스 노선" in shown.output and "\x1b" not in shown.output
+    assert run("show", "--config", str(config), "999999").exit_code == 1
+    assert (
+        "marked 1 of 1 articles unread"
+        in run("unread", "--config", str(config), str(article_id)).output
+    )
+    assert run("read", "--config", str(config), str(article_id), "424242").exit_code == 1

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Integer, and_, delete, func, literal, or_, select, text, tuple_, update
 
-from aggregator.store.base import StoreBase, chunks, digest
+from aggregator.store.base import chunks, digest
+from aggregator.store.search_sql import SearchQueries
 from aggregator.store.tables import (
     ArticleRow,
     ArticleTagRow,
@@ -81,7 +82,7 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-class DaemonQueries(StoreBase):
+class DaemonQueries(SearchQueries):
     # -- the configured feed set ------------------------------------------------------------
 
     def set_active_feeds(self, urls: Sequence[str]) -> tuple[int, int]:
@@ -393,6 +394,8 @@ class DaemonQueries(StoreBase):
                     delete(ArticleRow).where(ArticleRow.id.in_(chunk), ~ArticleRow.starred)
                 )
                 pruned += int(result.rowcount or 0)  # type: ignore[attr-defined]
+                # After the deletes: only articles really gone leave the search index.
+                self.unindex_articles(session, chunk)
         return pruned
 
     def forget_tombstones(self, before: datetime) -> int:

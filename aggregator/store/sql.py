@@ -22,6 +22,7 @@ from aggregator.models import TagAssignment
 from aggregator.store.base import chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
+from aggregator.store.reading_sql import ReadingQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 
 __all__ = [
@@ -173,7 +174,7 @@ class ArticleView:
     extract_error: str | None
 
 
-class Store(DaemonQueries):
+class Store(ReadingQueries, DaemonQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
 
     @classmethod
@@ -367,13 +368,14 @@ class Store(DaemonQueries):
 
         article = entry.article
         article_hash = digest(article.url_key)
+        values = _article_values(article)
         inserted_id = session.execute(
             self._insert(ArticleRow)
             .values(
                 key_hash=article_hash,
                 first_seen_at=write.now,
                 changed_at=write.now,
-                **_article_values(article),
+                **values,
             )
             .on_conflict_do_nothing(index_elements=["key_hash"])
             .returning(ArticleRow.id)
@@ -388,6 +390,10 @@ class Store(DaemonQueries):
             article_id = inserted_id
             tags = article.tags
             outcome = "new"
+            # Indexed in this transaction: the index never lags a committed article.
+            self.index_article(
+                session, article_id, values["title"], values["text"], values["summary"]
+            )
         session.execute(
             self._insert(EntryRow)
             .values(
@@ -425,6 +431,8 @@ class Store(DaemonQueries):
         if current_source in ("feed", "none") and article.text_source in ("feed", "none"):
             values.update(text=fields["text"], html=fields["html"], text_source=article.text_source)
         session.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
+        # The title always follows the edit, the text sometimes: index what is now stored.
+        self.index_stored_article(session, article_id)
         session.execute(
             delete(ArticleTagRow).where(
                 ArticleTagRow.article_id == article_id,

@@ -113,6 +113,8 @@ class ArticleRow(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Kept by the reader: retention never prunes it.
     starred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When the reader marked it read (`aggregator read`); NULL: unread.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_articles_published_at", "published_at"),)
 
@@ -175,3 +177,13 @@ class EntryTombstoneRow(Base):
     )
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     pruned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StateRow(Base):
+    """Small named values the commands keep between runs (the time of the last digest)."""
+
+    __tablename__ = "state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from aggregator.store.search_sql import include_name
 from aggregator.store.tables import Base
 
 target_metadata = Base.metadata
@@ -16,6 +17,8 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite cannot ALTER most things: batch mode copies tables
         compare_type=True,
+        # The search tables are made by migration 0003, not by the models.
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
