@@ -991,4 +991,10 @@ def search_cmd(
 
 
 def main() -> None:
-    cli(prog_name="aggregator")
+    try:
+        cli(prog_name="aggregator")
+    except AggregatorError as exc:
+        # Every command that can meet one handles it; this is the net under them, so that
+        # a user never sees a traceback for a database or input problem.
+        click.echo(f"aggregator: {exc}", err=True)
+        sys.exit(2 if isinstance(exc, (ConfigError, StoreError)) else 1)

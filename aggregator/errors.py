@@ -43,7 +43,9 @@ class AggregatorError(Exception):
         parts = [self.message] if self.message else [type(self).__name__]
         cause = self.__cause__
         if cause is not None:
-            detail = str(cause)
+            # One line of the cause: SQLAlchemy's errors carry the whole statement after it.
+            lines = str(cause).strip().splitlines()
+            detail = lines[0][:300] if lines else ""
             parts.append(f"{type(cause).__name__}: {detail}" if detail else type(cause).__name__)
         return ": ".join(parts)
 
