@@ -278,3 +278,31 @@ def test_digest_show_search_read(tmp_path: Path, httpserver: HTTPServer) -> None
         in run("unread", "--config", str(config), str(article_id)).output
     )
     assert run("read", "--config", str(config), str(article_id), "424242").exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["digest"], ["search", "정책"], ["show", "1", "--no-pager"], ["list"], ["--help"]],
+)
+def test_reading_commands_do_not_import_extraction(tmp_path: Path, args: list[str]) -> None:
+    """digest, show and search must start fast: no trafilatura, no process pool."""
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path, {"database": f"sqlite:///{tmp_path}/x.db", "feeds": []})
+    assert run("db", "upgrade", "--config", str(config)).exit_code == 0  # Alembic's turn
+    probe = (
+        "import sys\n"
+        "from aggregator.cli import cli\n"
+        "try:\n"
+        f"    cli.main({['--config', str(config), *args]!r}, standalone_mode=False)\n"
+        "except BaseException:\n"
+        "    pass\n"
+        "heavy = [m for m in ('trafilatura', 'pebble', 'aggregator.extract', "
+        "'aggregator.extract_pool', 'alembic', 'feedparser', 'httpx') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
