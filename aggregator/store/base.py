@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -51,9 +50,15 @@ class StoreBase:
             raise StoreError(f"database read failed ({short_error(exc)})") from exc
 
     def _insert(self, table: Any) -> Any:
+        # Imported here: the PostgreSQL dialect drags in asyncpg's (~15 ms) for every
+        # SQLite user's every command otherwise.
         if self.dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
             return postgresql.insert(table)
         if self.dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             return sqlite.insert(table)
         raise StoreError(f"unsupported database backend {self.dialect!r}")
 
