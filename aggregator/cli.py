@@ -936,6 +936,8 @@ def search_cmd(
 
     Example: aggregator search 정책 --since 7d
     """
+    from rich.console import Group
+    from rich.padding import Padding
     from rich.text import Text
 
     from aggregator.digest import make_console
@@ -984,14 +986,13 @@ def search_cmd(
         head.append_text(title)
         console.print(head)
         meta = Text(
-            f"         {clean_line(hit.feed_title or '', 40)} · {_local(hit.published_at, zone)}",
+            f"{clean_line(hit.feed_title or '', 40)} · {_local(hit.published_at, zone)}",
             style="dim",
         )
-        console.print(meta)
-        snippet = Text("         " + clean_line(hit.snippet))
+        snippet = Text(clean_line(hit.snippet))
         snippet.highlight_words(terms, style="reverse", case_sensitive=False)
-        console.print(snippet)
-        console.print()
+        # Padding keeps wrapped snippet lines under the title, not at the left margin.
+        console.print(Padding(Group(meta, snippet), (0, 0, 1, 9)))
 
 
 def main() -> None:
