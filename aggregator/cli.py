@@ -736,17 +736,23 @@ def _tag_labels(config: Config) -> dict[str, str]:
     return {name: tag.labels.ko or tag.labels.en or name for name, tag in config.tags.items()}
 
 
+def _is_last(value: str | None) -> bool:
+    return value is not None and value.strip().lower() == "last"
+
+
 def _since(config: Config, value: str | None, store: Any, now: datetime) -> datetime | None:
     from aggregator.digest import LAST_DIGEST_STATE_KEY, parse_since
 
     if value is None:
         return None
-    last_raw = store.get_state(LAST_DIGEST_STATE_KEY) if value == "last" else None
+    last_raw = store.get_state(LAST_DIGEST_STATE_KEY) if _is_last(value) else None
     last = datetime.fromisoformat(last_raw) if last_raw else None
     try:
-        return parse_since(value, now=now, tz=ZoneInfo(config.display.timezone), last=last)
-    except ValueError as exc:
-        _fail(f"--since {value}: {exc}")
+        since = parse_since(value, now=now, tz=ZoneInfo(config.display.timezone), last=last)
+        since.astimezone(UTC)  # out-of-range instants fail here, not in the database
+        return since
+    except (ValueError, OverflowError) as exc:
+        _fail(str(exc) if "--since" in str(exc) else f"--since {value}: {exc}")
 
 
 @cli.command("digest")
@@ -795,16 +801,26 @@ def digest_cmd(
     )
 
     config = _load(ctx)
-    for tag in tags:
-        if tag not in config.tags:
-            _fail(f"--tag {tag}: not a tag of the configuration ({', '.join(config.tags)})")
+    _check_tags(config, tags)
+    feed_urls = []
+    for url in feeds:
+        feed = config.feed(url)
+        if feed is None:
+            _fail(f"--feed {url}: not in the configuration ({config.source})")
+        feed_urls.append(feed.url)
     store = _open_store(config)
     now = datetime.now(UTC)
     try:
         with _errors_exit():
             since = _since(config, since_value, store, now)
             assert since is not None
-            rows = store.digest_rows(since, tags=tags, feeds=feeds, limit=5000)
+            rows = store.digest_rows(
+                since,
+                tags=tags,
+                feeds=feed_urls,
+                limit=5000,
+                by_first_seen=_is_last(since_value),
+            )
             digest = build_digest(
                 rows,
                 now=now,
@@ -820,16 +836,27 @@ def digest_cmd(
                 click.echo(render_markdown(digest))
             else:
                 render_text(digest, make_console())
-            store.set_state(LAST_DIGEST_STATE_KEY, now.isoformat())
+            # A narrowed digest (one tag, one feed) is not "the" digest: it leaves "last" be.
+            if not tags and not feeds:
+                store.set_state(LAST_DIGEST_STATE_KEY, now.isoformat())
     finally:
         store.close()
 
 
+def _check_tags(config: Config, tags: tuple[str, ...]) -> None:
+    for tag in tags:
+        if tag not in config.tags:
+            _fail(f"--tag {tag}: not a tag of the configuration ({', '.join(config.tags)})")
+
+
 def _article_id(value: str) -> int:
     try:
-        return int(value.lstrip("#"))
+        number = int(value.lstrip("#"))
     except ValueError:
+        number = 0
+    if not 0 < number < 2**63:
         _fail(f"{value!r}: not an article id (a number, as shown by digest, list or search)")
+    return number
 
 
 @cli.command("show")
@@ -870,6 +897,8 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
     console = make_console()
     tz = ZoneInfo(config.display.timezone)
     if console.is_terminal and not no_pager:
+        # Plain `less` shows colour codes as text; -R passes them, -F/-X quit on short text.
+        os.environ.setdefault("LESS", "-FRX")
         with console.pager(styles=True):
             render_article(view, console, tz=tz, tag_labels=_tag_labels(config))
     else:
@@ -878,7 +907,7 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
 
 def _mark(ctx: click.Context, ids: tuple[str, ...], read: bool) -> None:
     config = _load(ctx)
-    numbers = [_article_id(i) for i in ids]
+    numbers = list(dict.fromkeys(_article_id(i) for i in ids))
     store = _open_store(config)
     try:
         with _errors_exit():
@@ -943,6 +972,7 @@ def search_cmd(
     from aggregator.digest import make_console
 
     config = _load(ctx)
+    _check_tags(config, tags)
     text_query = " ".join(query)
     store = _open_store(config)
     now = datetime.now(UTC)
@@ -958,9 +988,9 @@ def search_cmd(
                 [
                     {
                         "id": h.article_id,
-                        "title": h.title,
-                        "url": h.url,
-                        "feed": h.feed_title,
+                        "title": clean_line(h.title),
+                        "url": clean_line(h.url) if h.url else None,
+                        "feed": clean_line(h.feed_title) if h.feed_title else None,
                         "published": _iso(h.published_at),
                         "score": h.score,
                         "snippet": h.snippet,

@@ -306,3 +306,41 @@ def test_reading_commands_do_not_import_extraction(tmp_path: Path, args: list[st
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+def test_digest_since_last_and_bad_inputs(tmp_path: Path, httpserver: HTTPServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    base = httpserver.url_for("").rstrip("/")
+    first, late = items(base, 2)
+    first.published = datetime.now(UTC) - timedelta(minutes=30)
+    httpserver.expect_request("/rss.xml").respond_with_data(
+        rss("테스트일보", [first]), content_type="application/rss+xml"
+    )
+    url = httpserver.url_for("/rss.xml")
+    config = write_config(
+        tmp_path,
+        {"fetch": {"allow_private_networks": True}, "feeds": [{"url": url, "full_text": False}]},
+    )
+    assert run("poll", "--config", str(config)).exit_code == 0
+    seen = json.loads(run("digest", "--config", str(config), "--format", "json").output)
+    assert sum(s["count"] for s in seen["sections"]) == 1
+    # Published before that digest ran, but fetched only after it: "last" must still show it.
+    late.published = datetime.now(UTC) - timedelta(minutes=20)
+    httpserver.clear()
+    httpserver.expect_request("/rss.xml").respond_with_data(
+        rss("테스트일보", [first, late]), content_type="application/rss+xml"
+    )
+    assert run("poll", "--config", str(config)).exit_code == 0
+    since_last = run("digest", "--config", str(config), "--since", " Last ", "--format", "json")
+    titles = [st["title"] for s in json.loads(since_last.output)["sections"] for st in s["stories"]]
+    assert titles == [late.title]
+
+    assert run("digest", "--config", str(config), "--since", "99999999d").exit_code == 2
+    assert run("digest", "--config", str(config), "--feed", url + "nope").exit_code == 2
+    assert run("digest", "--config", str(config), "--feed", url).exit_code == 0
+    assert run("search", "--config", str(config), "x", "--tag", "nope").exit_code == 2
+    assert run("show", "--config", str(config), "99999999999999999999").exit_code == 2
+    listed = json.loads(run("list", "--config", str(config), "--json").output)
+    twice = run("read", "--config", str(config), str(listed[0]["id"]), str(listed[0]["id"]))
+    assert twice.exit_code == 0 and "marked 1 of 1" in twice.output

@@ -82,16 +82,23 @@ class ReadingQueries(StoreBase):
         tags: Sequence[str] = (),
         feeds: Sequence[str] = (),
         limit: int = 2000,
+        by_first_seen: bool = False,
     ) -> list[DigestRow]:
         """Articles published since ``since`` (first seen since then when the feed gave no
         date), newest first, at most ``limit``; only those with one of ``tags`` / seen
-        through one of the feed URLs ``feeds`` when given."""
+        through one of the feed URLs ``feeds`` when given.
+
+        ``by_first_seen`` selects what aggregator first saw since ``since`` instead: for
+        "since the last digest", where an article published before the last digest but
+        fetched after it must still come (ix_articles_first_seen_at answers it)."""
         # Both branches are answered from ix_articles_published_at (a range, and the NULLs),
         # so the query reads only the period, not the table.
         in_period = or_(
             ArticleRow.published_at >= since,
             and_(ArticleRow.published_at.is_(None), ArticleRow.first_seen_at >= since),
         )
+        if by_first_seen:
+            in_period = ArticleRow.first_seen_at >= since
         when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
         stmt = (
             select(

@@ -116,7 +116,10 @@ class ArticleRow(Base):
     # When the reader marked it read (`aggregator read`); NULL: unread.
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_articles_published_at", "published_at"),)
+    __table_args__ = (
+        Index("ix_articles_published_at", "published_at"),
+        Index("ix_articles_first_seen_at", "first_seen_at"),
+    )
 
 
 class EntryRow(Base):
