@@ -814,12 +814,25 @@ def digest_cmd(
         with _errors_exit():
             since = _since(config, since_value, store, now)
             assert since is not None
+            row_limit = 5000
             rows = store.digest_rows(
                 since,
                 tags=tags,
                 feeds=feed_urls,
-                limit=5000,
+                limit=row_limit,
                 by_first_seen=_is_last(since_value),
+            )
+            # A long period has more articles than the digest loads: count them in SQL.
+            counts = (
+                store.digest_counts(
+                    since,
+                    tag_order=list(config.tags),
+                    tags=tags,
+                    feeds=feed_urls,
+                    by_first_seen=_is_last(since_value),
+                )
+                if len(rows) >= row_limit
+                else None
             )
             digest = build_digest(
                 rows,
@@ -829,6 +842,7 @@ def digest_cmd(
                 tag_labels=_tag_labels(config),
                 since=since,
                 limit_per_tag=limit,
+                counts=counts,
             )
             if fmt == "json":
                 click.echo(render_json(digest))

@@ -206,10 +206,12 @@ def build_digest(
     tag_labels: Mapping[str, str],
     since: datetime,
     limit_per_tag: int | None = None,
+    counts: Mapping[str | None, int] | None = None,
 ) -> Digest:
     """Group ``rows`` by tag in ``tag_order``: an article appears once, under its first tag
     in that order; articles with no configured tag go to "Other", last. Newest first within
-    a section; ``limit_per_tag`` caps the stories shown (counts stay whole)."""
+    a section; ``limit_per_tag`` caps the stories shown (counts stay whole). ``counts``, when
+    given, are the period's true counts per section (``rows`` may be only its newest part)."""
     rank = {tag: i for i, tag in enumerate(tag_order)}
     grouped: dict[str | None, list[tuple[datetime, int, tuple[str, ...], DigestRowLike]]] = {}
     for row in rows:
@@ -220,8 +222,9 @@ def build_digest(
         grouped.setdefault(section, []).append((when, row.id, ordered, row))
     sections = []
     for tag in [*tag_order, None]:
-        members = grouped.get(tag)
-        if not members:
+        members = grouped.get(tag, [])
+        total = max(len(members), (counts or {}).get(tag, 0))
+        if not total:
             continue
         members.sort(key=lambda m: (m[0], m[1]), reverse=True)
         shown = members if limit_per_tag is None else members[:limit_per_tag]
@@ -229,7 +232,7 @@ def build_digest(
         # Leads only for the stories shown: a busy day has thousands of rows, and sentence
         # splitting all of them would cost more than the query.
         stories = tuple(_story(row, when, ordered, now, tz) for when, _, ordered, row in shown)
-        sections.append(DigestSection(tag, label, len(members), stories))
+        sections.append(DigestSection(tag, label, total, stories))
     return Digest(
         generated_at=now,
         since=since,

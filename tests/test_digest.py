@@ -26,6 +26,7 @@ from aggregator.digest import (
     DIGEST_JSON_SCHEMA,
     DIGEST_JSON_SCHEMA_VERSION,
     LAST_DIGEST_STATE_KEY,
+    OTHER_COUNT_KEY,
     Digest,
     build_digest,
     date_heading,
@@ -667,3 +668,30 @@ def test_make_console_plain_when_piped_or_no_color(monkeypatch: pytest.MonkeyPat
     assert "\x1b[" in _text(digest, 80)  # a terminal: styles
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b" not in _text(digest, 80)  # NO_COLOR: no colour and no bold/dim either
+
+
+def test_counts_in_sql_match_counts_from_rows(store: Store) -> None:
+    _populate(store)
+    since = NOW - timedelta(days=30)
+
+    def digest(rows: list[DigestRow], counts: dict[str | None, int] | None = None) -> Digest:
+        return build_digest(
+            rows,
+            now=NOW,
+            tz=SEOUL,
+            tag_order=TAG_ORDER,
+            tag_labels=TAG_LABELS,
+            since=since,
+            limit_per_tag=10,
+            counts=counts,
+        )
+
+    full = digest(store.digest_rows(since))
+    sql = store.digest_counts(since, tag_order=TAG_ORDER)
+    assert {(k or OTHER_COUNT_KEY): v for k, v in sql.items()} == full.counts
+    # With only the newest rows loaded, the SQL counts keep the sections whole.
+    partial = digest(store.digest_rows(since, limit=3), sql)
+    assert partial.counts == full.counts
+    assert sum(len(s.stories) for s in partial.sections) == 3
+    politics = store.digest_counts(since, tag_order=TAG_ORDER, tags=("politics",))
+    assert politics == {"politics": full.counts["politics"]}

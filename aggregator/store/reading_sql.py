@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, exists, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ScalarSelect, and_, case, exists, func, literal, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from aggregator.store.base import StoreBase, chunks, clean
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow, StateRow
@@ -74,6 +75,39 @@ def _first_feed_id() -> ScalarSelect[int]:
     )
 
 
+def _period(
+    since: datetime, tags: Sequence[str], feeds: Sequence[str], by_first_seen: bool
+) -> list[Any]:
+    """The WHERE conditions of a digest period, shared by its rows and its counts."""
+    if by_first_seen:
+        conditions: list[Any] = [ArticleRow.first_seen_at >= since]
+    else:
+        # Both branches are answered from ix_articles_published_at (a range, and the
+        # NULLs), so the query reads only the period, not the table.
+        conditions = [
+            or_(
+                ArticleRow.published_at >= since,
+                and_(ArticleRow.published_at.is_(None), ArticleRow.first_seen_at >= since),
+            )
+        ]
+    if tags:
+        conditions.append(
+            exists()
+            .where(ArticleTagRow.article_id == ArticleRow.id, ArticleTagRow.tag.in_(list(tags)))
+            .correlate(ArticleRow)
+        )
+    if feeds:
+        conditions.append(
+            exists()
+            .where(
+                EntryRow.article_id == ArticleRow.id,
+                EntryRow.feed_id.in_(select(FeedRow.id).where(FeedRow.url.in_(list(feeds)))),
+            )
+            .correlate(ArticleRow)
+        )
+    return conditions
+
+
 class ReadingQueries(StoreBase):
     def digest_rows(
         self,
@@ -91,14 +125,6 @@ class ReadingQueries(StoreBase):
         ``by_first_seen`` selects what aggregator first saw since ``since`` instead: for
         "since the last digest", where an article published before the last digest but
         fetched after it must still come (ix_articles_first_seen_at answers it)."""
-        # Both branches are answered from ix_articles_published_at (a range, and the NULLs),
-        # so the query reads only the period, not the table.
-        in_period = or_(
-            ArticleRow.published_at >= since,
-            and_(ArticleRow.published_at.is_(None), ArticleRow.first_seen_at >= since),
-        )
-        if by_first_seen:
-            in_period = ArticleRow.first_seen_at >= since
         when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
         stmt = (
             select(
@@ -112,23 +138,10 @@ class ReadingQueries(StoreBase):
                 func.substr(ArticleRow.summary, 1, SUMMARY_SOURCE_CHARS),
                 _first_feed_id(),
             )
-            .where(in_period)
+            .where(*_period(since, tags, feeds, by_first_seen))
             .order_by(when.desc(), ArticleRow.id.desc())
             .limit(limit)
         )
-        if tags:
-            stmt = stmt.where(
-                exists().where(
-                    ArticleTagRow.article_id == ArticleRow.id, ArticleTagRow.tag.in_(list(tags))
-                )
-            )
-        if feeds:
-            stmt = stmt.where(
-                exists().where(
-                    EntryRow.article_id == ArticleRow.id,
-                    EntryRow.feed_id.in_(select(FeedRow.id).where(FeedRow.url.in_(list(feeds)))),
-                )
-            )
         with self._read() as session:
             rows = session.execute(stmt).all()
             ids = [row[0] for row in rows]
@@ -157,6 +170,41 @@ class ReadingQueries(StoreBase):
                 )
             )
         return out
+
+    def digest_counts(
+        self,
+        since: datetime,
+        *,
+        tag_order: Sequence[str],
+        tags: Sequence[str] = (),
+        feeds: Sequence[str] = (),
+        by_first_seen: bool = False,
+    ) -> dict[str | None, int]:
+        """How many articles of the period fall under each tag, each counted once under its
+        first tag in ``tag_order`` (None: none of them) — the digest's counts, computed in
+        the database for periods with more articles than the digest loads."""
+        ranked = list(dict.fromkeys(tag_order))
+        # An alias: the period's own EXISTS on article_tags must not correlate to this join.
+        tagged = aliased(ArticleTagRow)
+        if ranked:
+            rank: Any = func.min(
+                case({t: i for i, t in enumerate(ranked)}, value=tagged.tag, else_=None)
+            )
+        else:
+            rank = literal(None)
+        per_article = (
+            select(ArticleRow.id, rank.label("rank"))
+            .select_from(ArticleRow)
+            .outerjoin(tagged, tagged.article_id == ArticleRow.id)
+            .where(*_period(since, tags, feeds, by_first_seen))
+            .group_by(ArticleRow.id)
+            .subquery()
+        )
+        stmt = select(per_article.c.rank, func.count()).group_by(per_article.c.rank)
+        with self._read() as session:
+            return {
+                (None if r is None else ranked[int(r)]): int(n) for r, n in session.execute(stmt)
+            }
 
     def _tags(self, session: Session, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
         found: dict[int, dict[str, None]] = {}
