@@ -589,7 +589,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     from rich.text import Text
 
-    from aggregator.daemon import ALIVE_SECONDS
+    from aggregator.store.daemon_sql import ALIVE_SECONDS
 
     config = _load(ctx)
     store = _open_store(config)

@@ -51,15 +51,12 @@ from aggregator.retention import prune
 from aggregator.runtime import open_services
 from aggregator.schedule import startup_spread
 from aggregator.store import Store
-from aggregator.store.daemon_sql import ClaimedFeed
+from aggregator.store.daemon_sql import HEARTBEAT_SECONDS, ClaimedFeed
 
 __all__ = ["Daemon", "SingleInstanceError"]
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10.0
-# An instance whose heartbeat is older than this is considered dead by `aggregator status`.
-ALIVE_SECONDS = 3 * HEARTBEAT_SECONDS
 MAINTENANCE_EVERY = timedelta(days=1)
 TOMBSTONE_DAYS = 400
 INSTANCE_RECORD_DAYS = 7

@@ -78,6 +78,13 @@ class PruneCandidate:
     tags: tuple[str, ...]
 
 
+# How often a daemon writes its heartbeat row, and how old one may be before `aggregator
+# status` calls that instance dead. Here, beside the instances table, so that `status` need
+# not import the daemon (APScheduler, the pipeline) to read them.
+HEARTBEAT_SECONDS = 10.0
+ALIVE_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
 def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
