@@ -26,9 +26,18 @@ from pydantic import (
     model_validator,
 )
 
+from aggregator.config_file import (
+    DATABASE_ENV,
+    database_url,
+    default_config_paths,
+    default_database_url,
+    feed_identity,
+    read_config_file,
+)
 from aggregator.errors import ConfigError
 
 __all__ = [
+    "DATABASE_ENV",
     "Config",
     "DisplayConfig",
     "ExtractConfig",
@@ -42,9 +51,10 @@ __all__ = [
     "default_database_url",
     "load_config",
     "parse_config",
+    "parse_config_text",
 ]
 
-DATABASE_ENV = "AGGREGATOR_DATABASE_URL"
+_DATABASE_URL = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9]*)(?:\+[A-Za-z0-9_]+)?://")
 _TAG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -216,48 +226,25 @@ class Config(_Frozen):
     def _database_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"not a SQLAlchemy database URL: {exc}") from None
+        # Checked by hand, not by SQLAlchemy's make_url: every command loads the config, and
+        # the reading commands must not pay for importing SQLAlchemy (store/dbapi.py).
+        found = _DATABASE_URL.match(value)
+        if found is None:
+            raise ValueError(
+                "not a database URL (sqlite:///path/to/file.db or "
+                "postgresql+psycopg://user@host:5432/dbname)"
+            )
+        if found["backend"].lower() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {found['backend']!r}: use sqlite or postgresql")
         return value
 
     def database_url(self, environ: Mapping[str, str] | None = None) -> str:
         """The database URL: the environment wins over the file, the file over the default."""
-        env = os.environ if environ is None else environ
-        return env.get(DATABASE_ENV) or self.database or default_database_url(env)
+        return database_url(self.database, environ)
 
     def feed(self, url: str) -> FeedConfig | None:
-        wanted = _feed_identity(url)
-        return next((f for f in self.feeds if _feed_identity(f.url) == wanted), None)
-
-
-def default_database_url(environ: Mapping[str, str] | None = None) -> str:
-    """A SQLite file in the XDG data directory (``$XDG_DATA_HOME/aggregator``)."""
-    env = os.environ if environ is None else environ
-    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base) / 'aggregator' / 'aggregator.db'}"
-
-
-def default_config_paths(environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Where a config is looked for when --config is not given, in order."""
-    env = os.environ if environ is None else environ
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return [Path("config.yaml"), Path(xdg) / "aggregator" / "config.yaml"]
-
-
-def _feed_identity(url: str) -> str:
-    """Two feed URLs that differ only in case of scheme/host, tracking parameters, a
-    fragment or a trailing slash are the same feed (``/rss`` and ``/rss/`` on Hankyoreh)."""
-    from aggregator.urls import canonicalize_url
-
-    try:
-        return canonicalize_url(url.strip()).rstrip("/")
-    except ValueError:
-        return url.strip()
+        wanted = feed_identity(url)
+        return next((f for f in self.feeds if feed_identity(f.url) == wanted), None)
 
 
 def _cross_checks(data: Mapping[str, Any]) -> list[str]:
@@ -275,7 +262,7 @@ def _cross_checks(data: Mapping[str, Any]) -> list[str]:
             continue
         url = feed.get("url")
         if isinstance(url, str) and url.strip():
-            key = _feed_identity(url)
+            key = feed_identity(url)
             if key in seen:
                 problems.append(f"feeds[{index}].url: duplicate of feeds[{seen[key]}].url")
             seen.setdefault(key, index)
@@ -338,20 +325,11 @@ def parse_config(data: Any, source: str | None = None) -> Config:
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Read and validate the config file (``path``, else the default locations)."""
-    if path is not None:
-        candidates = [Path(path)]
-    else:
-        candidates = [p for p in default_config_paths() if p.is_file()]
-        if not candidates:
-            looked = ", ".join(str(p) for p in default_config_paths())
-            raise ConfigError(f"no config file found (looked for {looked}); pass --config PATH")
-    chosen = candidates[0]
-    try:
-        text = chosen.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{chosen}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{chosen}: cannot read: {exc}") from None
+    return parse_config_text(*read_config_file(path))
+
+
+def parse_config_text(chosen: Path, text: str) -> Config:
+    """Validate the text of the config file ``chosen``."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

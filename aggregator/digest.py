@@ -535,14 +535,18 @@ def _time_cell(when: datetime, now: datetime, tz: ZoneInfo) -> Text:
 def _print_trimmed(console: Console, renderable: RenderableType) -> None:
     """Print without the spaces rich pads every table line with to the full width: they
     are invisible on a terminal but litter piped output, files and diffs."""
+    lines = []
     for line in console.render_lines(renderable, console.options, pad=False):
         parts = [(seg.text, seg.style or "") for seg in line if not seg.control]
         while parts and not parts[-1][0].strip():
             parts.pop()
         if parts:
             parts[-1] = (parts[-1][0].rstrip(), parts[-1][1])
-        # The line already fits: soft_wrap keeps rich from wrapping or cropping it again.
-        console.print(Text.assemble(*parts), soft_wrap=True)
+        lines.append(Text.assemble(*parts))
+    # The lines already fit: soft_wrap keeps rich from wrapping or cropping them again. One
+    # print for all of them: a print per line costs more than the rendering.
+    if lines:
+        console.print(Text("\n").join(lines), soft_wrap=True)
 
 
 def render_text(digest: Digest, console: Console) -> None:

@@ -22,6 +22,15 @@ CORPUS_LABELS = SHARED / "corpus-labels"
 
 
 @pytest.fixture(autouse=True)
+def _private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reading commands cache a view of the config (config_file.py): never in the
+    home directory of whoever runs the tests, and never shared between tests."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """Commands configure the root logger (as a CLI process does); undo it between tests so
     that no handler outlives the stream it was given."""

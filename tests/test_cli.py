@@ -285,7 +285,8 @@ def test_digest_show_search_read(tmp_path: Path, httpserver: HTTPServer) -> None
     [["digest"], ["search", "정책"], ["show", "1", "--no-pager"], ["list"], ["--help"]],
 )
 def test_reading_commands_do_not_import_extraction(tmp_path: Path, args: list[str]) -> None:
-    """digest, show and search must start fast: no trafilatura, no process pool."""
+    """digest, show and search must start fast: no trafilatura, no process pool, and on an
+    up-to-date SQLite database no SQLAlchemy either (the plain sqlite3 read path)."""
     import subprocess
     import sys
 
@@ -300,6 +301,8 @@ def test_reading_commands_do_not_import_extraction(tmp_path: Path, args: list[st
         "    pass\n"
         "heavy = [m for m in ('trafilatura', 'pebble', 'aggregator.extract', "
         "'aggregator.extract_pool', 'alembic', 'feedparser', 'httpx') if m in sys.modules]\n"
+        f"if {args[0] != 'list'!r}:\n"
+        "    heavy += [m for m in ('sqlalchemy', 'aggregator.store.sql') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run(

@@ -82,6 +82,11 @@ def test_bad_tag_name_timezone_database() -> None:
         for p in problems_of({"display": {"timezone": "Mars/Base"}})
     )
     assert any(p.startswith("database:") for p in problems_of({"database": "::nope::"}))
+    assert any(
+        "unsupported database 'mysql'" in p for p in problems_of({"database": "mysql://h/x"})
+    )
+    for good in ("sqlite:///rel.db", "sqlite:////abs.db", "postgresql+psycopg://u@h:5432/d"):
+        assert parse_config({"database": good}).database == good
 
 
 def test_top_level_must_be_mapping() -> None:

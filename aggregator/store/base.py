@@ -8,18 +8,24 @@ stored as SHA-256 digests (links have no length limit, index keys do).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
+from aggregator.store.dbapi import Sql
 from aggregator.store.engine import READONLY
+from aggregator.store.reading_sql import Reading
 
-__all__ = ["StoreBase", "chunks", "clean", "digest", "short_error"]
+__all__ = ["ReadingQueries", "StoreBase", "chunks", "clean", "digest", "short_error"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class StoreBase:
@@ -49,6 +55,28 @@ class StoreBase:
         except SQLAlchemyError as exc:
             raise StoreError(f"database read failed ({short_error(exc)})") from exc
 
+    @contextmanager
+    def reader(self) -> Iterator[Reading]:
+        """The reading queries (``reading_sql.Reading``) over a connection of this store's
+        engine: the SQL the reading commands run on a bare sqlite3 connection."""
+        errors: tuple[type[BaseException], ...]
+        if self.dialect == "sqlite":
+            errors = (sqlite3.Error,)
+        elif self.dialect == "postgresql":
+            import psycopg
+
+            errors = (psycopg.Error,)
+        else:
+            raise StoreError(f"unsupported database backend {self.dialect!r}")
+        try:
+            raw = self.engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed ({short_error(exc)})") from exc
+        try:
+            yield Reading(Sql(raw, self.dialect, errors))  # type: ignore[arg-type]
+        finally:
+            raw.close()  # back to the pool
+
     def _insert(self, table: Any) -> Any:
         # Imported here: the PostgreSQL dialect drags in asyncpg's (~15 ms) for every
         # SQLite user's every command otherwise.
@@ -61,6 +89,30 @@ class StoreBase:
 
             return sqlite.insert(table)
         raise StoreError(f"unsupported database backend {self.dialect!r}")
+
+
+def _reading(
+    query: Callable[Concatenate[Reading, P], R],
+) -> Callable[Concatenate[StoreBase, P], R]:
+    def run(self: StoreBase, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.reader() as reading:
+            return query(reading, *args, **kwargs)
+
+    run.__doc__ = query.__doc__
+    return run
+
+
+class ReadingQueries(StoreBase):
+    """The reading queries as store methods, each on a pooled connection of its own."""
+
+    digest_rows = _reading(Reading.digest_rows)
+    with_text = _reading(Reading.with_text)
+    digest_counts = _reading(Reading.digest_counts)
+    article = _reading(Reading.article)
+    mark_read = _reading(Reading.mark_read)
+    get_state = _reading(Reading.get_state)
+    set_state = _reading(Reading.set_state)
+    search = _reading(Reading.search)
 
 
 def digest(key: str) -> str:

@@ -19,20 +19,19 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import SchemaOutdatedError, StoreError
+from aggregator.store.dbapi import SCHEMA_HEAD, SQLITE_BUSY_TIMEOUT_MS
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 __all__ = ["READONLY", "SCHEMA_HEAD", "make_engine", "schema_status", "upgrade_schema"]
 
-# The newest migration. Every command checks the database against it; reading it from here
-# (a test keeps it equal to Alembic's head) rather than from Alembic spares the reading
-# commands Alembic's import and script scan (~0.2 s), which only upgrades need.
-SCHEMA_HEAD = "0005"
+# SCHEMA_HEAD, the newest migration, lives in dbapi.py (no SQLAlchemy there): every command
+# checks the database against it rather than asking Alembic, whose import and script scan
+# (~0.2 s) only upgrades need.
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READONLY = {"aggregator_readonly": True}
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,4 +1,5 @@
-"""Full-text search queries: the index kept with the articles, and ranked search.
+"""The full-text search index, kept with the articles (ranked search itself is in
+``reading_sql.py``, which the reading commands run without SQLAlchemy).
 
 The tokens come from :mod:`aggregator.search` (character bigrams for Hangul and hanja,
 words for the rest; why is explained there); the database only stores and matches them.
@@ -26,49 +27,24 @@ of Alembic's autogenerate comparison.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from aggregator import search as tok
 from aggregator.errors import StoreError
 from aggregator.store.base import StoreBase, chunks
-from aggregator.store.tables import ArticleRow, EntryRow, FeedRow, UTCDateTime
+from aggregator.store.dbapi import Sql
+from aggregator.store.reading_sql import search_body, stems
+from aggregator.store.tables import ArticleRow
 
 if TYPE_CHECKING:  # alembic is imported by migrations only, never by a search
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
-__all__ = ["SEARCH_TABLES", "SearchHit", "SearchQueries", "backfill", "include_name"]
+__all__ = ["SEARCH_TABLES", "SearchQueries", "backfill", "include_name"]
 
 SEARCH_TABLES = ("article_fts", "article_search")
-# bm25 column weights (title, body): a title hit outranks body-only hits.
-_BM25_WEIGHTS = (5.0, 1.0)
-# ts_rank_cd weights for D, C, B (body), A (title); normalization 1 divides by 1 + log of
-# the document length, as bm25 normalizes for length.
-_PG_RANK = "ts_rank_cd('{0.1, 0.1, 0.2, 1.0}'::float4[], s.doc, q.q, 1)"
-MAX_LIMIT = 1000
-# Extra candidates ranked by score alone before dates break ties (see _sqlite_top).
-_TIE_SLACK = 50
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    article_id: int
-    title: str
-    url: str | None
-    feed_title: str | None
-    # published_at, or first_seen_at for an article without a date: always aware UTC.
-    published_at: datetime
-    # Higher is better; comparable only within one search.
-    score: float
-    # About 160 characters of the text around the first match, on one line, already free
-    # of control characters and escape sequences.
-    snippet: str
-    # The substrings of the title and snippet that matched, for highlighting.
-    matched_terms: tuple[str, ...]
 
 
 def include_name(
@@ -81,22 +57,12 @@ def include_name(
     return True
 
 
-def _body(text_: str | None, summary: str | None) -> str:
-    # An article never extracted is still findable by its feed summary.
-    return text_ if text_ and text_.strip() else summary or ""
-
-
 def _stems(conn: Session | Connection, words: set[str]) -> dict[str, list[str]]:
-    """English lexemes of ``words`` (PostgreSQL); a stop word maps to []."""
-    out: dict[str, list[str]] = {}
-    for chunk in chunks(sorted(words), 5000):
-        rows = conn.execute(
-            text("SELECT w, ts_lexize('english_stem', w) FROM unnest(CAST(:w AS text[])) AS w"),
-            {"w": list(chunk)},
-        )
-        for word, lexemes in rows:
-            out[word] = list(lexemes or [])
-    return out
+    """English lexemes of ``words`` (PostgreSQL), by the reading side's own query."""
+    import psycopg
+
+    dbapi = conn.connection().connection if isinstance(conn, Session) else conn.connection
+    return stems(Sql(dbapi, "postgresql", (psycopg.Error,)), words)
 
 
 def _index_rows(
@@ -155,7 +121,7 @@ def _index_batch(
             text("DELETE FROM article_fts WHERE rowid > :a AND rowid <= :b"),
             {"a": after, "b": last},
         )
-    _index_rows(conn, dialect, [(i, title or "", _body(t, s)) for i, title, t, s in rows])
+    _index_rows(conn, dialect, [(i, title or "", search_body(t, s)) for i, title, t, s in rows])
     return last, len(rows)
 
 
@@ -169,42 +135,6 @@ def backfill(conn: Connection, batch: int = 1000) -> int:
     return done
 
 
-def _sqlite_top(session: Session, match: str, limit: int) -> list[tuple[int, float]] | None:
-    """The unfiltered ranking, fast: the best ``limit + slack`` by bm25 from FTS5 alone,
-    then their dates. Joining every match to ``articles`` first costs a row lookup per
-    match (measured on 100,000 articles: 85 ms instead of 33 ms for a term in half of
-    them). None when ties at the cut-off could hide an equally scored, newer article: the
-    caller then runs the exact query."""
-    title_w, body_w = _BM25_WEIGHTS
-    window = limit + _TIE_SLACK
-    candidates = session.execute(
-        text(
-            f"SELECT rowid, -bm25(article_fts, {title_w}, {body_w}) AS score "
-            "FROM article_fts WHERE article_fts MATCH :q ORDER BY score DESC LIMIT :k"
-        ),
-        {"q": match, "k": window},
-    ).all()
-    if not candidates:
-        return []
-    when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
-    dates = {
-        article_id: at
-        for article_id, at in session.execute(
-            select(ArticleRow.id, when).where(ArticleRow.id.in_([c[0] for c in candidates]))
-        )
-    }
-    ranked = sorted(
-        ((int(i), float(score)) for i, score in candidates if i in dates),
-        key=lambda hit: (hit[1], dates[hit[0]], hit[0]),
-        reverse=True,
-    )[:limit]
-    if len(candidates) < window:  # every match was a candidate
-        return ranked
-    if len(ranked) == limit and ranked[-1][1] > float(candidates[-1][1]):
-        return ranked
-    return None
-
-
 class SearchQueries(StoreBase):
     # -- index maintenance (inside the caller's write transaction) -----------------------
 
@@ -212,7 +142,7 @@ class SearchQueries(StoreBase):
         self, session: Session, article_id: int, title: str, text: str, summary: str = ""
     ) -> None:
         """Index or re-index one article; ``summary`` stands in for an empty text."""
-        _index_rows(session, self.dialect, [(article_id, title or "", _body(text, summary))])
+        _index_rows(session, self.dialect, [(article_id, title or "", search_body(text, summary))])
 
     def index_stored_article(self, session: Session, article_id: int) -> None:
         """Re-index an article from what the session now holds for it (after an edit)."""
@@ -254,129 +184,3 @@ class SearchQueries(StoreBase):
                 return done
             after, n = step
             done += n
-
-    # -- search ------------------------------------------------------------------------------
-
-    def search(
-        self,
-        query: str,
-        *,
-        tags: Sequence[str] = (),
-        since: datetime | None = None,
-        limit: int = 20,
-    ) -> list[SearchHit]:
-        """Articles matching every term of ``query``, best first (newest first among equal
-        scores). ``tags``: any of them; ``since``: published (or first seen) at or after.
-        Raises StoreError for a query with nothing to search for."""
-        terms = tok.parse_query(query)
-        if since is not None and since.tzinfo is None:
-            raise StoreError("search: since must be an aware datetime")
-        limit = max(0, min(limit, MAX_LIMIT))
-        if limit == 0:
-            return []
-        with self._read() as session:
-            ranked = self._ranked(session, terms, list(tags), since, limit)
-            if not ranked:
-                return []
-            return self._hits(session, terms, ranked)
-
-    def _ranked(
-        self,
-        session: Session,
-        terms: Sequence[tok.Term],
-        tags: list[str],
-        since: datetime | None,
-        limit: int,
-    ) -> list[tuple[int, float]]:
-        params: dict[str, Any] = {"limit": limit}
-        filters = ""
-        if tags:
-            filters += " AND a.id IN (SELECT article_id FROM article_tags WHERE tag IN :tags)"
-            params["tags"] = tags
-        if since is not None:
-            filters += " AND COALESCE(a.published_at, a.first_seen_at) >= :since"
-            params["since"] = since
-        when = "COALESCE(a.published_at, a.first_seen_at)"
-        title_w, body_w = _BM25_WEIGHTS
-        if self.dialect == "sqlite":
-            params["q"] = tok.fts5_query(terms)
-            if not filters:
-                top = _sqlite_top(session, params["q"], limit)
-                if top is not None:
-                    return top
-            # bm25 is negative, lower is better; the score is its negation.
-            sql = (
-                f"SELECT a.id, -bm25(article_fts, {title_w}, {body_w}) AS score "
-                "FROM article_fts JOIN articles a ON a.id = article_fts.rowid "
-                f"WHERE article_fts MATCH :q{filters} "
-                f"ORDER BY score DESC, {when} DESC, a.id DESC LIMIT :limit"
-            )
-        elif self.dialect == "postgresql":
-            words = tok.word_tokens([t.tokens for t in terms])
-            query = tok.tsquery(terms, _stems(session, words) if words else {})
-            if not query:  # only English stop words, which PostgreSQL does not index
-                return []
-            params["q"] = query
-            sql = (
-                f"SELECT a.id, {_PG_RANK} AS score "
-                "FROM (SELECT CAST(:q AS tsquery) AS q) AS q "
-                "JOIN article_search s ON s.doc @@ q.q "
-                "JOIN articles a ON a.id = s.article_id "
-                f"WHERE TRUE{filters} "
-                f"ORDER BY score DESC, {when} DESC, a.id DESC LIMIT :limit"
-            )
-        else:
-            raise StoreError(f"unsupported database backend {self.dialect!r}")
-        stmt = text(sql)
-        if tags:
-            stmt = stmt.bindparams(bindparam("tags", expanding=True))
-        if since is not None:
-            stmt = stmt.bindparams(bindparam("since", type_=UTCDateTime))
-        return [(int(i), float(score)) for i, score in session.execute(stmt, params)]
-
-    def _hits(
-        self, session: Session, terms: Sequence[tok.Term], ranked: list[tuple[int, float]]
-    ) -> list[SearchHit]:
-        ids = [i for i, _ in ranked]
-        rows = {
-            row.id: row
-            for row in session.execute(
-                select(
-                    ArticleRow.id,
-                    ArticleRow.title,
-                    ArticleRow.url,
-                    ArticleRow.text,
-                    ArticleRow.summary,
-                    ArticleRow.published_at,
-                    ArticleRow.first_seen_at,
-                ).where(ArticleRow.id.in_(ids))
-            )
-        }
-        # The outlet: the feed of the article's first entry (as list_articles shows it).
-        feeds: dict[int, str | None] = {}
-        for article_id, title in session.execute(
-            select(EntryRow.article_id, FeedRow.title)
-            .join(FeedRow, FeedRow.id == EntryRow.feed_id)
-            .where(EntryRow.article_id.in_(ids))
-            .order_by(EntryRow.article_id, EntryRow.id)
-        ):
-            feeds.setdefault(article_id, title)
-        hits = []
-        for article_id, score in ranked:
-            row = rows.get(article_id)
-            if row is None:
-                continue
-            snippet, matched = tok.snippet(row.title or "", _body(row.text, row.summary), terms)
-            hits.append(
-                SearchHit(
-                    article_id=article_id,
-                    title=row.title or "",
-                    url=row.url,
-                    feed_title=feeds.get(article_id),
-                    published_at=row.published_at or row.first_seen_at,
-                    score=score,
-                    snippet=snippet,
-                    matched_terms=matched,
-                )
-            )
-        return hits
