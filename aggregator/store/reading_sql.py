@@ -52,7 +52,7 @@ _PG_RANK = "ts_rank_cd('{0.1, 0.1, 0.2, 1.0}'::float4[], s.doc, q.q, 1)"
 # A term found in more articles than this is ranked among its newest this many matches
 # (by when aggregator stored them): scoring every one of 200,000 matches of a common word
 # costs ~150 ms on SQLite, and among that many a news reader wants the recent ones anyway.
-SEARCH_WINDOW = 20_000
+SEARCH_WINDOW = 10_000
 # Extra candidates ranked by score alone before dates break ties (see _sqlite_top).
 _TIE_SLACK = 50
 _WHEN = "COALESCE(a.published_at, a.first_seen_at)"
