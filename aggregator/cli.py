@@ -62,20 +62,29 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
-def _load(ctx: click.Context, *, daemon: bool = False) -> Config:
-    from aggregator.config import load_config
+def _config_path(ctx: click.Context) -> str | None:
+    return (ctx.find_root().obj or {}).get("config_path") or (ctx.obj or {}).get("config_path")
 
-    path = (ctx.find_root().obj or {}).get("config_path") or (ctx.obj or {}).get("config_path")
+
+@contextmanager
+def _config_errors_exit(path: str | None) -> Iterator[None]:
     try:
-        config = load_config(path)
-        _setup_logging(ctx, config, daemon=daemon)
-        return config
+        yield
     except ConfigError as exc:
-        where = path or "config"
-        click.echo(f"aggregator: invalid configuration ({where}):", err=True)
+        click.echo(f"aggregator: invalid configuration ({path or 'config'}):", err=True)
         for problem in exc.problems:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
+
+
+def _load(ctx: click.Context, *, daemon: bool = False) -> Config:
+    from aggregator.config import load_config
+
+    path = _config_path(ctx)
+    with _config_errors_exit(path):
+        config = load_config(path)
+    _setup_logging(ctx, config, daemon=daemon)
+    return config
 
 
 def _load_reading(ctx: click.Context) -> ReadingConfig:
@@ -88,15 +97,9 @@ def _load_reading(ctx: click.Context) -> ReadingConfig:
 
         return parse_config_text(chosen, text)
 
-    path = (ctx.find_root().obj or {}).get("config_path") or (ctx.obj or {}).get("config_path")
-    try:
+    path = _config_path(ctx)
+    with _config_errors_exit(path):
         config = load_reading_config(path, validate)
-    except ConfigError as exc:
-        where = path or "config"
-        click.echo(f"aggregator: invalid configuration ({where}):", err=True)
-        for problem in exc.problems:
-            click.echo(f"  {problem}", err=True)
-        sys.exit(2)
     _setup_logging(ctx, None, log_format=config.log_format)
     return config
 
