@@ -195,6 +195,9 @@ def open_sqlite(url: str) -> Sql | None:
     try:
         connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         connection.execute("PRAGMA foreign_keys = ON")
+        # As the store's connections (engine.py): in WAL mode NORMAL is still crash-safe,
+        # and FULL would fsync on every commit of `read`/`show`/the digest's state.
+        connection.execute("PRAGMA synchronous = NORMAL")
         has_version = sql.one(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
         )
