@@ -22,6 +22,7 @@ from aggregator.models import TagAssignment
 from aggregator.store.base import chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
+from aggregator.store.export_sql import ExportQueries
 from aggregator.store.reading_sql import ReadingQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 
@@ -174,7 +175,7 @@ class ArticleView:
     extract_error: str | None
 
 
-class Store(ReadingQueries, DaemonQueries):
+class Store(ReadingQueries, DaemonQueries, ExportQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
 
     @classmethod
