@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/healthz":
                 self._healthz(head)
                 return
-            found: tuple[Callable[[], Validator], Callable[[], Rendered]] | None = None
+            found: tuple[Callable[[], Validator], Callable[[Validator], Rendered]] | None = None
             if path == "/opml":
                 found = (app.exporter.opml_validator, app.exporter.render_opml)
             elif match := _FEED.match(path):
@@ -175,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_document(
         self,
         validator_of: Callable[[], Validator],
-        render: Callable[[], Rendered],
+        render: Callable[[Validator], Rendered],
         *,
         head: bool,
     ) -> None:
@@ -199,8 +199,13 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._send(304, b"", headers, head=True)
             return
-        rendered = render()
+        rendered = render(validator)
+        # The body may be newer than the validator looked at a moment ago: describe the body.
         headers["ETag"] = rendered.validator.etag
+        if rendered.validator.last_modified is not None:
+            headers["Last-Modified"] = format_datetime(
+                rendered.validator.last_modified.astimezone(UTC), usegmt=True
+            )
         headers["Content-Type"] = rendered.content_type
         body = rendered.body
         if len(body) >= GZIP_MIN_BYTES and _accepts_gzip(self.headers.get("Accept-Encoding")):
@@ -282,7 +287,7 @@ class _App:
 
     def feed(
         self, tag: str | None, fmt: str
-    ) -> tuple[Callable[[], Validator], Callable[[], Rendered]] | None:
+    ) -> tuple[Callable[[], Validator], Callable[[Validator], Rendered]] | None:
         from aggregator.export.items import Selection
 
         config = self.exporter.config
@@ -292,7 +297,7 @@ class _App:
         kind: Any = fmt
         return (
             lambda: self.exporter.feed_validator(selection, kind),
-            lambda: self.exporter.render_feed(selection, kind),
+            lambda validator: self.exporter.render_feed(selection, kind, validator),
         )
 
     def gzipped(self, rendered: Rendered) -> bytes:

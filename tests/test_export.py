@@ -213,11 +213,11 @@ def test_atom_meets_rfc_4287(store: Store) -> None:
     fragment = lxml_html.fragment_fromstring(content.text, create_parent="div")
     assert DEEP_SENTENCE in fragment.text_content()
     assert _one(_one(budget, "author"), "name").text == "홍길동"
-    assert _one(budget, "summary").text.startswith("국회는 26일 본회의를 열어")  # byline dropped
+    assert budget.find(ATOM + "summary") is None  # the content is the article
 
 
 def entry_id_of(store: Store, article_id: int) -> str:
-    _, articles = store.export_rows(limit=1000)
+    _, _, articles = store.export_rows(limit=1000)
     [found] = [a for a in articles if a.id == article_id]
     return entry_id(found.key_hash)
 
@@ -269,6 +269,16 @@ def test_republish_policy_per_feed(store: Store) -> None:
     link = by_title["링크만 허용된 매체의 기사"]
     assert link["content_text"] == "" and "summary" not in link
     assert link["url"] == "https://link.example/3"
+    # a summary-only feed without a summary of its own: the text's lead, dateline left out
+    add(
+        store, HANI, "https://www.hani.co.kr/arti/8", "예산안", seen=NOW, text=LONG_TEXT, summary=""
+    )
+    lead = json.loads(render(store, "json"))["items"][0]
+    assert lead["summary"] == (
+        "국회는 26일 본회의를 열어 내년도 예산안을 처리했다. "
+        "여야는 막판까지 쟁점 예산을 두고 협상을 이어갔다."
+    )
+    assert DEEP_SENTENCE not in json.dumps(lead, ensure_ascii=False)
     rss = feedparser.parse(render(store, "rss"))
     link_entry = next(e for e in rss.entries if e.title.startswith("링크만"))
     assert "content" not in link_entry and not link_entry.get("summary")
@@ -401,7 +411,7 @@ def test_rows_pass_through_steps_before_rendering(store: Store) -> None:
     document = json.loads(exporter.render_feed(Selection(), "json").body)
     assert len(seen[0]) == 3 and len(document["items"]) == 1
     feeds = store.export_feeds()
-    _, articles = store.export_rows()
+    _, _, articles = store.export_rows()
     assert len(build_items(articles, feeds, make_config(), steps=[keep_first])) == 1
 
 

@@ -8,9 +8,10 @@ Pure: store rows and the config in, frozen :class:`ExportItem` records out; the 
   key), so it is the same on every run, on every instance sharing the database, and even on a
   second installation following the same outlet: a reader never sees an article twice.
 - **The republish policy** (``feeds[].republish``, default ``export.republish``) says what an
-  export may carry: ``full`` (the sanitized article HTML), ``summary`` (the feed's summary
-  or, without one, the opening sentences of the text; never the full text) or ``link`` (title
-  and link only). An article carried by several feeds gets the strictest of their policies.
+  export may carry: ``full`` (the sanitized article HTML as the content), ``summary`` (the
+  feed's summary or, without one, the opening sentences of the text, datelines and bylines
+  left out; never the full text) or ``link`` (title and link only). An article carried by
+  several feeds gets the strictest of their policies.
 - **Rows pass through steps before they become items**: :data:`RowStep` functions take the
   selected rows and return rows (story collapsing, issue 7, plugs in here).
 """
@@ -18,9 +19,10 @@ Pure: store rows and the config in, frozen :class:`ExportItem` records out; the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 from typing import Literal
 
 from aggregator.config import Config, Republish
@@ -54,6 +56,8 @@ _STRICTNESS: dict[Republish, int] = {"full": 0, "summary": 1, "link": 2}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Summary mode: at most this many terminal cells (a Hangul syllable is two) of lead.
 SUMMARY_CELLS = 400
+# Characters of text the lead is taken from (two sentences and a dateline fit well inside).
+LEAD_SOURCE_CHARS = 800
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,7 @@ class ExportItem:
     categories: tuple[Category, ...]
     language: str | None
     policy: Republish
-    summary: str  # plain text: the lead (full), the summary (summary), "" (link)
+    summary: str  # plain text: the feed's summary or the text's lead (summary), else ""
     content_html: str  # sanitized HTML (full only), else ""
     source: SourceFeed
 
@@ -126,8 +130,38 @@ def feed_policy(config: Config, feed_url: str) -> Republish:
 
 def article_policy(config: Config, feed_urls: Sequence[str]) -> Republish:
     """The strictest policy of the feeds that carried the article (the default without any)."""
-    policies = [feed_policy(config, url) for url in feed_urls] or [config.export.republish]
-    return max(policies, key=lambda p: _STRICTNESS[p])
+    return _strictest([feed_policy(config, url) for url in feed_urls], config)
+
+
+def _strictest(policies: Sequence[Republish], config: Config) -> Republish:
+    return max(policies, key=lambda p: _STRICTNESS[p]) if policies else config.export.republish
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every item of one rendering looks up, computed once (config.feed() canonicalizes
+    every configured URL on each call)."""
+
+    config: Config
+    feeds: Mapping[int, ExportFeed]
+    policies: Mapping[int, Republish]
+    titles: Mapping[int, str]
+    labels: Mapping[str, str]
+
+
+def _context(config: Config, feeds: Mapping[int, ExportFeed]) -> _Context:
+    policies: dict[int, Republish] = {}
+    titles: dict[int, str] = {}
+    for fid, feed in feeds.items():
+        configured = config.feed(feed.url)
+        policies[fid] = (
+            configured.republish
+            if configured is not None and configured.republish is not None
+            else config.export.republish
+        )
+        titles[fid] = xml_safe((configured.title if configured else None) or feed.title or feed.url)
+    labels = {name: xml_safe(label) for name, label in tag_labels(config).items()}
+    return _Context(config, feeds, policies, titles, labels)
 
 
 def _updated(article: ExportArticle) -> datetime:
@@ -143,44 +177,41 @@ def _lead(text: str, title: str, cells: int = SUMMARY_CELLS) -> str:
     # module stays importable without rich when only ids are needed.
     from aggregator.digest import extract_lead
 
-    return extract_lead(text, title, max_cells=cells)
+    # It reads the opening paragraphs only: do not make it clean a whole long text.
+    return extract_lead(text[:LEAD_SOURCE_CHARS], title, max_cells=cells)
 
 
-def _item(
-    article: ExportArticle,
-    feeds: Mapping[int, ExportFeed],
-    config: Config,
-    labels: Mapping[str, str],
-) -> ExportItem:
-    urls = [feeds[f].url for f in article.feed_ids if f in feeds]
-    policy = article_policy(config, urls)
-    first = feeds.get(article.feed_ids[0]) if article.feed_ids else None
-    if first is not None:
-        configured = config.feed(first.url)
-        source = SourceFeed(
-            url=first.url,
-            title=xml_safe((configured.title if configured else None) or first.title or first.url),
-            site_url=first.site_url,
-        )
+def _item(article: ExportArticle, ctx: _Context) -> ExportItem:
+    policy = _strictest(
+        [ctx.policies[f] for f in article.feed_ids if f in ctx.policies], ctx.config
+    )
+    first = article.feed_ids[0] if article.feed_ids else None
+    feed = ctx.feeds.get(first) if first is not None else None
+    if feed is not None:
+        source = SourceFeed(url=feed.url, title=ctx.titles[feed.id], site_url=feed.site_url)
     else:
         source = SourceFeed(url="", title="", site_url=None)
     title = xml_safe(" ".join(article.title.split())) or "(untitled)"
-    text = xml_safe(article.text)
-    summary_text = html_to_text(article.summary)
     if policy == "full":
         content = sanitize_html(article.html, article.url)
-        if not content and text:
+        if not content and article.text:
             # Text without HTML (taken from a plain feed): paragraphs as <p>.
-            from html import escape
-
-            content = "".join(f"<p>{escape(p.strip())}</p>" for p in text.split("\n") if p.strip())
-        summary = _lead(text, title) if text else _lead(summary_text, title)
+            content = "".join(
+                f"<p>{escape(p.strip())}</p>"
+                for p in xml_safe(article.text).split("\n")
+                if p.strip()
+            )
+        # The content is the article: no summary (readers preview the content themselves;
+        # a lead per article would cost 40% of a rendering).
+        summary = ""
     elif policy == "summary":
         content = ""
-        summary = _lead(summary_text, title) if summary_text else _lead(text, title)
+        summary_text = html_to_text(article.summary)
+        summary = _lead(summary_text or article.text, title)
     else:
         content = ""
         summary = ""
+    labels = ctx.labels
     ordered = [t for t in labels if t in article.tags] + [
         t for t in article.tags if t not in labels
     ]
@@ -192,7 +223,7 @@ def _item(
         author=xml_safe(article.author) or None,
         published=article.published_at,
         updated=_updated(article),
-        categories=tuple(Category(t, xml_safe(labels.get(t, t))) for t in ordered),
+        categories=tuple(Category(t, labels.get(t) or xml_safe(t)) for t in ordered),
         language=article.language,
         policy=policy,
         summary=xml_safe(summary),
@@ -207,10 +238,32 @@ def build_items(
     config: Config,
     *,
     steps: Sequence[RowStep] = (),
+    cache: MutableMapping[Hashable, ExportItem] | None = None,
 ) -> list[ExportItem]:
-    """The items of a generated feed, in the order of ``articles`` after ``steps``."""
+    """The items of a generated feed, in the order of ``articles`` after ``steps``.
+
+    ``cache`` keeps items between renderings of one configuration (the caller empties it
+    when the configuration changes): an unchanged article is not sanitized again."""
     rows = list(articles)
     for step in steps:
         rows = step(rows)
-    labels = tag_labels(config)
-    return [_item(article, feeds, config, labels) for article in rows]
+    ctx = _context(config, feeds)
+    if cache is None:
+        return [_item(article, ctx) for article in rows]
+    out = []
+    for article in rows:
+        first = article.feed_ids[0] if article.feed_ids else None
+        feed = ctx.feeds.get(first) if first is not None else None
+        # Everything the item is made of: the row's state and its source feed's names.
+        key = (
+            article.id,
+            article.changed_at,
+            article.feed_ids,
+            article.tags,
+            None if feed is None else (feed.url, ctx.titles[feed.id], feed.site_url),
+        )
+        item = cache.get(key)
+        if item is None:
+            item = cache[key] = _item(article, ctx)
+        out.append(item)
+    return out

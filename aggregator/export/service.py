@@ -3,13 +3,15 @@
 :class:`Exporter` is shared by ``aggregator export``, ``aggregator serve`` and the daemon's
 export job. Its two costs are kept apart:
 
-- a **validator** (weak ETag and Last-Modified) comes from a narrow query: the selected
-  articles' ids, change times, feeds and tags (``ExportQueries.export_index``), the feeds'
-  titles and links, and a fingerprint of the configuration. Anything that would change the
-  rendered feed changes it; answering ``304 Not Modified`` costs that query and nothing else;
+- a **validator** (weak ETag and Last-Modified) comes from one aggregate query over the
+  selected articles (``ExportQueries.export_stamp``: how many, their ids, newest change,
+  entries and tags; a few milliseconds for a thousand articles), the feeds' names and a
+  fingerprint of the configuration. Anything that would change the rendered feed changes it;
+  answering ``304 Not Modified`` costs that query and nothing else;
 - a **rendering** (load texts, sanitize, build XML) happens only when the validator has
   changed: bodies are cached by validator, and renderings are pure, so equal validators mean
-  equal bytes.
+  equal bytes. The sanitized items of unchanged articles are cached too, across feeds and
+  formats (all.atom and tag/politics.rss share most of their articles).
 
 Not here: HTTP (``aggregator.serve``), layout of the documents
 (``aggregator.export.syndication`` and ``.opml``), what an item may show
@@ -24,7 +26,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +35,7 @@ from aggregator.config import Config
 from aggregator.errors import ExportError
 from aggregator.export.items import (
     EPOCH,
+    ExportItem,
     Format,
     RowStep,
     Selection,
@@ -43,7 +46,7 @@ from aggregator.export.items import (
 from aggregator.export.opml import OpmlFeed, unparse
 from aggregator.export.syndication import CONTENT_TYPES, FeedMeta, render
 from aggregator.store import Store
-from aggregator.store.export_sql import ExportFeed, ExportIndexRow
+from aggregator.store.export_sql import ExportFeed, ExportStamp
 
 __all__ = [
     "FORMATS",
@@ -63,6 +66,7 @@ FORMATS: tuple[Format, ...] = ("atom", "rss", "json")
 # body and every reader's ETag becomes stale at once.
 RENDER_VERSION = "1"
 CACHE_ENTRIES = 64
+ITEM_CACHE_ENTRIES = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,11 @@ class Exporter:
         self._cache_entries = cache_entries
         self._lock = threading.Lock()
         self._render_locks: dict[tuple[str, ...], threading.Lock] = {}
+        # Sanitized items by article state, shared by every feed and format (all.atom and
+        # tag/politics.rss hold the same articles): oldest dropped first.
+        self._items: OrderedDict[Hashable, ExportItem] = OrderedDict()
+        self._items_lock = threading.Lock()
+        self._item_entries = ITEM_CACHE_ENTRIES
         self.reload(config)
 
     def reload(self, config: Config) -> None:
@@ -136,6 +145,8 @@ class Exporter:
         self.config = config
         self.base_url = self._fixed_base or default_base_url(config).rstrip("/")
         self._config_hash = _fingerprint(config)
+        with self._items_lock:
+            self._items.clear()
 
     def set_base_url(self, base_url: str) -> None:
         """Where readers reach the feeds, when only known once bound (``serve`` on port 0)."""
@@ -152,7 +163,7 @@ class Exporter:
         self,
         selection: Selection,
         fmt: Format,
-        index: Sequence[ExportIndexRow],
+        stamp: ExportStamp,
         feeds: dict[int, ExportFeed],
     ) -> Validator:
         parts = [
@@ -164,32 +175,33 @@ class Exporter:
             str(selection.limit),
             self._self_url(selection, fmt) or "",
             self._config_hash,
-            *(
-                f"{r.id}|{r.changed_at.isoformat()}|{','.join(map(str, r.feed_ids))}|"
-                f"{','.join(r.tags)}"
-                for r in index
-            ),
-            *_feeds_parts({i: feeds[i] for r in index for i in r.feed_ids if i in feeds}),
+            str(stamp.count),
+            stamp.newest_change.isoformat() if stamp.newest_change else "",
+            *map(str, stamp.numbers),
+            *_feeds_parts(feeds),
         ]
-        newest = max((r.changed_at for r in index), default=None)
-        return Validator(f'W/"{_hash_parts(parts)}"', newest)
+        return Validator(f'W/"{_hash_parts(parts)}"', stamp.newest_change)
 
     def feed_validator(self, selection: Selection, fmt: Format) -> Validator:
-        """The validator of a feed, from the narrow index query (no texts, no rendering)."""
-        index = self.store.export_index(
+        """The validator of a feed: one aggregate query, no texts, no rendering."""
+        stamp, feeds = self.store.export_stamp(
             tags=selection.tags, since=selection.since, limit=selection.limit
         )
-        return self._feed_validator(selection, fmt, index, self.store.export_feeds())
+        return self._feed_validator(selection, fmt, stamp, feeds)
 
-    def render_feed(self, selection: Selection, fmt: Format) -> Rendered:
-        """The feed's bytes: from the cache when its validator has not changed."""
+    def render_feed(
+        self, selection: Selection, fmt: Format, validator: Validator | None = None
+    ) -> Rendered:
+        """The feed's bytes: from the cache when its validator (computed here unless given,
+        fresh) has not changed."""
         key = ("feed", fmt, selection.name, str(selection.since), str(selection.limit))
-        current = self.feed_validator(selection, fmt)
+        current = validator or self.feed_validator(selection, fmt)
         cached = self._cached(key, current)
         if cached is not None:
             return cached
         with self._render_lock(key):
-            cached = self._cached(key, self.feed_validator(selection, fmt))
+            # Another thread may have rendered it while this one waited.
+            cached = self._cached(key, current)
             if cached is not None:
                 return cached
             rendered = self.render_feed_uncached(selection, fmt)
@@ -197,12 +209,14 @@ class Exporter:
             return rendered
 
     def render_feed_uncached(self, selection: Selection, fmt: Format) -> Rendered:
-        feeds = self.store.export_feeds()
-        index, articles = self.store.export_rows(
+        stamp, feeds, articles = self.store.export_rows(
             tags=selection.tags, since=selection.since, limit=selection.limit
         )
-        validator = self._feed_validator(selection, fmt, index, feeds)
-        items = build_items(articles, feeds, self.config, steps=self.steps)
+        validator = self._feed_validator(selection, fmt, stamp, feeds)
+        with self._items_lock:
+            items = build_items(articles, feeds, self.config, steps=self.steps, cache=self._items)
+            while len(self._items) > self._item_entries:
+                self._items.popitem(last=False)
         labels = tag_labels(self.config)
         title = self.config.export.title
         if selection.tags:
@@ -228,13 +242,13 @@ class Exporter:
         parts = [RENDER_VERSION, "opml", self._config_hash, *_feeds_parts(feeds)]
         return Validator(f'W/"{_hash_parts(parts)}"', None)
 
-    def render_opml(self) -> Rendered:
+    def render_opml(self, validator: Validator | None = None) -> Rendered:
         key = ("opml",)
-        cached = self._cached(key, self.opml_validator())
+        validator = validator or self.opml_validator()
+        cached = self._cached(key, validator)
         if cached is not None:
             return cached
         stored = {f.url: f for f in self.store.export_feeds().values()}
-        validator = self.opml_validator()
         feeds = []
         for feed in self.config.feeds:
             row = stored.get(feed.url)
