@@ -122,8 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     timeout = REQUEST_TIMEOUT
-    server_version = "aggregator"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "aggregator"  # no Python version for strangers
 
     # Any method but GET and HEAD (POST, PUT, DELETE, PROPFIND...) is 405, not the stdlib's 501.
     def __getattr__(self, name: str) -> Any:

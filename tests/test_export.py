@@ -485,3 +485,36 @@ def test_cli_export_feeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert bad.exit_code == 2 and "not a tag" in bad.output
     bad_since = runner.invoke(cli, ["export", "atom", "--config", str(path), "--since", "soon"])
     assert bad_since.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "args", [["export", "atom"], ["export", "json", "--tag", "politics"], ["export", "opml"]]
+)
+def test_exports_do_not_import_extraction(tmp_path: Path, args: list[str]) -> None:
+    """An export reads the store only: no trafilatura, no process pool, no HTTP client."""
+    import subprocess
+    import sys
+
+    data = config_data()
+    data["database"] = f"sqlite:///{tmp_path / 'x.db'}"
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    Store.open(data["database"]).close()
+    probe = (
+        "import sys\n"
+        "from aggregator.cli import cli\n"
+        "try:\n"
+        f"    cli.main({['--config', str(path), *args, '-o', str(tmp_path / 'out')]!r}, "
+        "standalone_mode=False)\n"
+        "except BaseException as exc:\n"
+        "    print('EXIT', exc)\n"
+        "heavy = [m for m in ('trafilatura', 'pebble', 'aggregator.extract', "
+        "'aggregator.extract_pool', 'alembic', 'feedparser', 'httpx', 'apscheduler') "
+        "if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+    assert (tmp_path / "out").stat().st_size > 100
