@@ -1164,7 +1164,8 @@ def import_opml(ctx: click.Context, file: str, tags: tuple[str, ...], dry_run: b
     try:
         plan = plan_import(parse(data), config, extra_tags=tags)
         if not dry_run and path:
-            apply_import(Path(path), plan, note=f"Imported from {Path(file).name} (OPML)")
+            source = "standard input" if file == "-" else Path(file).name
+            apply_import(Path(path), plan, note=f"Imported from {source} (OPML)")
     except AggregatorError as exc:
         _fail(str(exc), 1)
     verb = "would add" if dry_run else "added"

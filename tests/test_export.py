@@ -330,6 +330,15 @@ def test_korean_intact_and_control_characters_stripped(store: Store) -> None:
     assert atom.entries[0].author == "김기자"
 
 
+def test_text_without_html_is_exported_whole_as_paragraphs(store: Store) -> None:
+    long_text = "\n".join(f"{i}번째 문단입니다. " + "내용이 이어진다. " * 20 for i in range(12))
+    assert len(long_text) > 2000  # longer than the prefix loaded for articles with HTML
+    add(store, YNA, "https://www.yna.co.kr/view/20", "본문만", seen=NOW, text=long_text, html="")
+    [item] = json.loads(render(store, "json"))["items"]
+    assert item["content_html"].count("<p>") == 12
+    assert "11번째 문단입니다." in item["content_html"]
+
+
 # -- selection, ids, validators --------------------------------------------------------------
 
 

@@ -37,7 +37,6 @@ __all__ = [
     "RowStep",
     "Selection",
     "SourceFeed",
-    "article_policy",
     "build_items",
     "entry_id",
     "feed_id",
@@ -121,18 +120,6 @@ def tag_labels(config: Config) -> dict[str, str]:
     return {name: tag.labels.ko or tag.labels.en or name for name, tag in config.tags.items()}
 
 
-def feed_policy(config: Config, feed_url: str) -> Republish:
-    feed = config.feed(feed_url)
-    if feed is not None and feed.republish is not None:
-        return feed.republish
-    return config.export.republish
-
-
-def article_policy(config: Config, feed_urls: Sequence[str]) -> Republish:
-    """The strictest policy of the feeds that carried the article (the default without any)."""
-    return _strictest([feed_policy(config, url) for url in feed_urls], config)
-
-
 def _strictest(policies: Sequence[Republish], config: Config) -> Republish:
     return max(policies, key=lambda p: _STRICTNESS[p]) if policies else config.export.republish
 
@@ -194,8 +181,8 @@ def _item(article: ExportArticle, ctx: _Context) -> ExportItem:
     title = xml_safe(" ".join(article.title.split())) or "(untitled)"
     if policy == "full":
         content = sanitize_html(article.html, article.url)
-        if not content and article.text:
-            # Text without HTML (taken from a plain feed): paragraphs as <p>.
+        if not article.html and article.text:
+            # Text without HTML (taken from a plain feed; loaded whole then): paragraphs.
             content = "".join(
                 f"<p>{escape(p.strip())}</p>"
                 for p in xml_safe(article.text).split("\n")
