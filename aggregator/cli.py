@@ -1090,9 +1090,18 @@ FeedFormat = Literal["atom", "rss", "json"]
 
 
 def _feed_export(fmt: FeedFormat) -> Callable[..., None]:
-    @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only these tags.")
-    @click.option("--since", "since_value", default=None, help="First seen since: 24h, 7d, a date.")
-    @click.option("--limit", type=click.IntRange(1, 100000), default=None, help="Most articles.")
+    @click.option(
+        "--tag", "tags", multiple=True, metavar="TAG", help="Only articles with one of these tags."
+    )
+    @click.option(
+        "--since", "since_value", default=None, help="Only those first seen since: 24h, 7d, a date."
+    )
+    @click.option(
+        "--limit",
+        type=click.IntRange(1, 100000),
+        default=None,
+        help="At most this many, newest first (default: export.limit).",
+    )
     @_output_option
     @_config_option
     @click.pass_context

@@ -24,6 +24,7 @@ file serving of any kind, and a refusal to listen beyond loopback unless told to
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import ipaddress
 import json
@@ -172,6 +173,14 @@ class _Handler(BaseHTTPRequestHandler):
         except AggregatorError as exc:
             log.error("serve: %s: %s", path, exc)
             self._send_small(500, "export failed\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the reader went away mid-answer
+        except Exception:
+            # A bug: logged with its traceback; this request fails, the server goes on.
+            log.exception("serve: unexpected error on %s", path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send_small(500, "internal error\n")
 
     def _send_document(
         self,

@@ -94,8 +94,11 @@ def test_freshrss_namespaced_attributes_and_non_rss_outlines() -> None:
     urls = [f.url for f in doc.feeds]
     assert "https://www.mk.co.kr/rss/30000001/" in urls
     assert doc.feeds[0].folders == ("Economy",) and doc.feeds[0].title == "매일경제 헤드라인"
-    # an HTML+XPath "feed" has an xmlUrl: it is read, and the importer may keep it
-    assert doc.feeds[-1].url == "https://example.org/news"
+    # FreshRSS's HTML+XPath scraper has an xmlUrl, but names a web page: not a feed
+    assert "https://example.org/news" not in urls
+    assert [(s.what, s.reason) for s in doc.skipped] == [
+        ("Kuerzlich", "not a feed (type=HTML+XPath)")
+    ]
 
 
 def test_newsboat_opml1_flat_with_categories() -> None:

@@ -36,6 +36,8 @@ __all__ = ["MAX_OPML_BYTES", "OpmlDocument", "OpmlFeed", "OpmlSkip", "parse", "u
 
 MAX_OPML_BYTES = 20 * 1024 * 1024
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# Outline types that name a feed ("" too: many exporters write none).
+_FEED_TYPES = frozenset({"", "rss", "atom", "feed", "json", "jsonfeed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +139,11 @@ def parse(data: bytes) -> OpmlDocument:
         children = [c for c in element if _local(c.tag) == "outline"]
         name = _clean(attrs.get("title")) or _clean(attrs.get("text"))
         url = (attrs.get("xmlurl") or "").strip()
-        if url:
+        kind = attrs.get("type", "").strip()
+        if url and kind.lower() not in _FEED_TYPES:
+            # FreshRSS's web scrapers (HTML+XPath, JSON+DotNotation) name a page, not a feed.
+            skipped.append(OpmlSkip(name or url, f"not a feed (type={kind})"))
+        elif url:
             categories = tuple(
                 c for c in (_clean(part) for part in attrs.get("category", "").split(",")) if c
             )
@@ -152,8 +158,7 @@ def parse(data: bytes) -> OpmlDocument:
                 )
             )
         elif not children:
-            kind = attrs.get("type", "").strip().lower()
-            reason = f"not a feed (type={kind})" if kind and kind != "rss" else "no xmlUrl"
+            reason = f"not a feed (type={kind})" if kind.lower() not in _FEED_TYPES else "no xmlUrl"
             skipped.append(OpmlSkip(name or attrs.get("url") or "(untitled outline)", reason))
         # A folder's title (and category, as we write it) applies to what it holds.
         if url:
