@@ -225,7 +225,7 @@ def main() -> None:
         print(f"timings (median of {args.runs} after 1 warm-up, in process; goal <= {GOAL_MS} ms):")
         print(f"  render all.atom, cold     : {total}")
         print(f"    load from store         : {query}")
-        print(f"    items (sanitize, lead)  : {sanitize}")
+        print(f"    items (sanitize)        : {sanitize}")
         print(f"    serialize (lxml)        : {serialize}")
         print(f"  render all.atom, warm     : {warm}   (unchanged articles' items cached)")
         for fmt in ("rss", "json"):
