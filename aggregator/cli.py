@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     # which `aggregator --help` and the reading commands should not pay for nothing.
     from aggregator.config import Config
     from aggregator.config_file import ReadingConfig
+    from aggregator.store import Store
     from aggregator.store.reading_sql import Reading
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -801,7 +802,7 @@ def _is_last(value: str | None) -> bool:
 
 
 def _since(
-    config: ReadingConfig, value: str | None, store: Reading, now: datetime
+    timezone: str, value: str | None, store: Reading | Store, now: datetime
 ) -> datetime | None:
     from aggregator.digest import LAST_DIGEST_STATE_KEY, parse_since
 
@@ -810,7 +811,7 @@ def _since(
     last_raw = store.get_state(LAST_DIGEST_STATE_KEY) if _is_last(value) else None
     last = datetime.fromisoformat(last_raw) if last_raw else None
     try:
-        since = parse_since(value, now=now, tz=ZoneInfo(config.timezone), last=last)
+        since = parse_since(value, now=now, tz=ZoneInfo(timezone), last=last)
         since.astimezone(UTC)  # out-of-range instants fail here, not in the database
         return since
     except (ValueError, OverflowError) as exc:
@@ -872,7 +873,7 @@ def digest_cmd(
         feed_urls.append(feed)
     now = datetime.now(UTC)
     with _reading(config) as store, _errors_exit():
-        since = _since(config, since_value, store, now)
+        since = _since(config.timezone, since_value, store, now)
         assert since is not None
         row_limit = 5000
         rows = store.digest_rows(
@@ -1045,7 +1046,7 @@ def search_cmd(
     text_query = " ".join(query)
     now = datetime.now(UTC)
     with _reading(config) as store, _errors_exit():
-        since = _since(config, since_value, store, now)
+        since = _since(config.timezone, since_value, store, now)
         hits = store.search(text_query, tags=tags, since=since, limit=limit)
     if fmt == "json":
         click.echo(
@@ -1088,6 +1089,200 @@ def search_cmd(
         snippet.highlight_words(terms, style="reverse", case_sensitive=False)
         # Padding keeps wrapped snippet lines under the title, not at the left margin.
         console.print(Padding(Group(meta, snippet), (0, 0, 1, 9)))
+
+
+# -- export / import / serve -----------------------------------------------------------------
+
+
+def _emit(body: bytes, output: str | None) -> None:
+    if output is None or output == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.buffer.flush()
+        return
+    from aggregator.export.service import write_file
+
+    try:
+        write_file(Path(output), body)
+    except AggregatorError as exc:
+        _fail(str(exc), 1)
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Export the feed list (OPML) or generated full-text feeds (Atom, RSS, JSON Feed)."""
+
+
+_output_option = click.option(
+    "-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of stdout."
+)
+
+
+@export_group.command("opml")
+@_output_option
+@_config_option
+@click.pass_context
+def export_opml(ctx: click.Context, output: str | None) -> None:
+    """Every configured feed as OPML 2.0, in one folder per tag.
+
+    Example: aggregator export opml -o feeds.opml
+    """
+    from aggregator.export.service import Exporter
+
+    config = _load(ctx)
+    store = _open_store(config)
+    try:
+        with _errors_exit():
+            body = Exporter(store, config).render_opml().body
+    finally:
+        store.close()
+    _emit(body, output)
+
+
+FeedFormat = Literal["atom", "rss", "json"]
+
+
+def _feed_export(fmt: FeedFormat) -> Callable[..., None]:
+    @click.option(
+        "--tag", "tags", multiple=True, metavar="TAG", help="Only articles with one of these tags."
+    )
+    @click.option(
+        "--since", "since_value", default=None, help="Only those first seen since: 24h, 7d, a date."
+    )
+    @click.option(
+        "--limit",
+        type=click.IntRange(1, 100000),
+        default=None,
+        help="At most this many, newest first (default: export.limit).",
+    )
+    @_output_option
+    @_config_option
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        tags: tuple[str, ...],
+        since_value: str | None,
+        limit: int | None,
+        output: str | None,
+    ) -> None:
+        from aggregator.export.items import Selection
+        from aggregator.export.service import Exporter
+
+        config = _load(ctx)
+        _check_tags(config, tags)
+        store = _open_store(config)
+        try:
+            with _errors_exit():
+                since = _since(config.display.timezone, since_value, store, datetime.now(UTC))
+                selection = Selection(
+                    tuple(dict.fromkeys(tags)), since, limit or config.export.limit
+                )
+                body = Exporter(store, config).render_feed_uncached(selection, fmt).body
+        finally:
+            store.close()
+        _emit(body, output)
+
+    name = {"atom": "Atom 1.0", "rss": "RSS 2.0", "json": "JSON Feed 1.1"}[fmt]
+    command.__doc__ = f"""The newest articles as {name}, full text where the feed's republish
+    policy allows it (export.republish, feeds[].republish).
+
+    Example: aggregator export {fmt} --tag politics --since 7d -o politics.{fmt}
+    """
+    return command
+
+
+_FEED_FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
+for _fmt in _FEED_FORMATS:
+    export_group.command(_fmt)(_feed_export(_fmt))
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import subscriptions from other readers."""
+
+
+@import_group.command("opml")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Give every feed this tag.")
+@click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
+@_config_option
+@click.pass_context
+def import_opml(ctx: click.Context, file: str, tags: tuple[str, ...], dry_run: bool) -> None:
+    """Add the feeds of an OPML file (from Miniflux, FreshRSS, newsboat, Feedly...) to the
+    config file, keeping its comments; folders that match tags give those tags.
+
+    Example: aggregator import opml subscriptions.opml --tag world --dry-run
+    """
+    from aggregator.export.opml import parse
+    from aggregator.export.opml_import import apply_import, plan_import
+
+    config = _load(ctx)
+    _check_tags(config, tags)
+    path = (ctx.find_root().obj or {}).get("config_path") or config.source
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    try:
+        plan = plan_import(parse(data), config, extra_tags=tags)
+        if not dry_run and path:
+            source = "standard input" if file == "-" else Path(file).name
+            apply_import(Path(path), plan, note=f"Imported from {source} (OPML)")
+    except AggregatorError as exc:
+        _fail(str(exc), 1)
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{verb} {len(plan.added)} feeds to {path}" + (":" if plan.added else ""))
+    for feed in plan.added:
+        tag_text = f" [{', '.join(feed.tags)}]" if feed.tags else ""
+        title = f" {clean_line(feed.title, 60)!r}" if feed.title else ""
+        click.echo(f"  + {clean_line(feed.url)}{title}{tag_text}")
+    if plan.skipped:
+        click.echo(f"skipped {len(plan.skipped)}:")
+        for skip in plan.skipped:
+            click.echo(f"  - {clean_line(skip.what, 120)}: {clean_line(skip.reason)}")
+    if plan.unmatched:
+        names = ", ".join(clean_line(n, 40) for n in plan.unmatched)
+        click.echo(f"folders/categories matching no configured tag (ignored): {names}")
+
+
+@cli.command("serve")
+@click.option("--listen", metavar="HOST:PORT", default=None, help="Default: serve.listen.")
+@click.option(
+    "--allow-remote", is_flag=True, help="Allow a non-loopback address (the feeds go public)."
+)
+@_config_option
+@click.pass_context
+def serve_cmd(ctx: click.Context, listen: str | None, allow_remote: bool) -> None:
+    """Serve the exports over read-only HTTP: /opml, /feeds/all.atom, /feeds/tag/TAG.rss,
+    /healthz. Loopback only unless told otherwise.
+
+    Example: aggregator serve --listen 127.0.0.1:8080
+    """
+    import signal
+    import threading
+
+    from aggregator.serve import start_server
+
+    gc.enable()
+    config = _load(ctx, daemon=True)
+    store = _open_store(config)
+    stop = threading.Event()
+    try:
+        try:
+            server = start_server(
+                config, store, listen=listen, allow_remote=allow_remote or None
+            ).start()
+        except ConfigError as exc:
+            _fail("; ".join(exc.problems))
+        except AggregatorError as exc:
+            _fail(str(exc))
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        click.echo(f"serving on {server.url}  (/opml, /feeds/all.atom, /healthz)", err=True)
+        while not stop.wait(1.0):
+            pass
+        server.stop()
+    finally:
+        store.close()
 
 
 def main() -> None:

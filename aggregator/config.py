@@ -40,12 +40,15 @@ __all__ = [
     "DATABASE_ENV",
     "Config",
     "DisplayConfig",
+    "ExportConfig",
     "ExtractConfig",
     "FeedConfig",
     "FetchConfig",
     "LoggingConfig",
+    "Republish",
     "RetentionConfig",
     "ScheduleConfig",
+    "ServeConfig",
     "TagConfig",
     "default_config_paths",
     "default_database_url",
@@ -159,6 +162,53 @@ class DisplayConfig(_Frozen):
         return value
 
 
+# What generated feeds may carry of a feed's articles: the full text, a summary (the
+# feed's own summary or the text's opening sentences), or only the title and link.
+Republish = Literal["full", "summary", "link"]
+
+
+class ExportConfig(_Frozen):
+    """Generated feeds (Atom, RSS, JSON Feed) and OPML: ``aggregator export`` and ``serve``."""
+
+    republish: Republish = "full"
+    limit: Annotated[int, Field(ge=1, le=10000)] = 100
+    title: Annotated[str, Field(min_length=1, max_length=200)] = "aggregator"
+    # Where readers reach `aggregator serve` (for self links); default http://<serve.listen>.
+    base_url: str | None = None
+    # Write every export here on a schedule (for static hosting); None: do not.
+    dir: str | None = None
+    every: Duration = timedelta(minutes=15)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value).rstrip("/")
+
+    @field_validator("every")
+    @classmethod
+    def _often_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=10):
+            raise ValueError("must be at least 10s")
+        return value
+
+
+class ServeConfig(_Frozen):
+    """``aggregator serve``, or the same server inside ``aggregator run`` when enabled."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:8080"
+    # Binding a non-loopback address exposes the feeds to the network: say so explicitly.
+    allow_remote: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        from aggregator.serve import parse_listen
+
+        parse_listen(value)
+        return value.strip()
+
+
 class TagLabels(_Frozen):
     ko: str | None = None
     en: str | None = None
@@ -191,6 +241,8 @@ class FeedConfig(_Frozen):
     enabled: bool = True
     # Retention for this feed's articles (the longest applicable period wins).
     keep_days: Annotated[int, Field(ge=0)] | None = None
+    # What exports may carry of this feed's articles; None: export.republish.
+    republish: Republish | None = None
 
     @field_validator("url")
     @classmethod
@@ -206,6 +258,8 @@ class Config(_Frozen):
     schedule: ScheduleConfig = ScheduleConfig()
     retention: RetentionConfig = RetentionConfig()
     logging: LoggingConfig = LoggingConfig()
+    export: ExportConfig = ExportConfig()
+    serve: ServeConfig = ServeConfig()
     tags: dict[str, TagConfig] = Field(default_factory=dict)
     feeds: tuple[FeedConfig, ...] = ()
     # Where the file was read from; set by load_config, never by the file itself.

@@ -10,7 +10,11 @@ instance loses nothing:
 - ``cycle`` (every ``schedule.tick``): claim due feeds up to free capacity, hand them to
   the feed workers, extend the leases of feeds in flight, record the cycle;
 - ``heartbeat`` (every few seconds): the instance's heartbeat row and the systemd watchdog;
-- ``maintenance`` (daily): retention, old tombstones and instance records, SQLite optimize.
+- ``maintenance`` (daily): retention, old tombstones and instance records, SQLite optimize;
+- ``export`` (every ``export.every``, when ``export.dir`` is set): the export directory.
+
+With ``serve.enabled`` the feeds' HTTP server runs in threads of this process, started and
+stopped with it (aggregator/export/jobs.py).
 
 Signals: SIGHUP reloads the config (an invalid one is logged and the running one kept);
 SIGTERM/SIGINT stop claiming, give in-flight feeds ``schedule.shutdown_grace`` to finish and
@@ -127,6 +131,7 @@ class Daemon:
         # Holding the SQLite lock: no other instance can be alive on this database.
         self._exclusive = False
         self._feed_pool: ThreadPoolExecutor | None = None
+        self._exports: Any = None
 
     # -- signals ------------------------------------------------------------------------------
 
@@ -185,6 +190,12 @@ class Daemon:
                 when, now, min(interval, policy.max_interval), self.rng, policy
             ),
         )
+        if self.config.serve.enabled or self.config.export.dir is not None:
+            from aggregator.export.jobs import DaemonExports
+
+            # Before registering: a port that cannot be bound stops the start cleanly.
+            self._exports = DaemonExports(self.config, store)
+            self._exports.start()
         store.register_instance(self.instance_id, socket.gethostname(), __version__, now)
         self._feed_pool = ThreadPoolExecutor(
             max_workers=self.config.fetch.concurrency, thread_name_prefix="feed"
@@ -204,6 +215,8 @@ class Daemon:
             next_run_time=now + timedelta(minutes=1),
             id="maintenance",
         )
+        if self._exports is not None:
+            self._exports.schedule(scheduler, now)
         scheduler.start()
         log.info(
             "daemon started",
@@ -236,6 +249,8 @@ class Daemon:
         systemd.stopping()
         log.info("daemon stopping", extra={"fields": {"in_flight": len(self._in_flight)}})
         scheduler.shutdown(wait=False)
+        if self._exports is not None:
+            self._exports.stop()
         services = self._require_services()
         grace = self.config.schedule.shutdown_grace.total_seconds()
         with self._lock:
@@ -291,6 +306,8 @@ class Daemon:
         # Fetch, extraction and database settings are bound to open clients: restart for them.
         self._services = replace(services, config=config, rules=compile_rules(config.tags))
         self.config = config
+        if self._exports is not None:
+            self._exports.reload(config)
         log.info(
             "config reloaded",
             extra={

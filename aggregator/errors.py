@@ -10,6 +10,7 @@
     │   ├── ParseError(url)         not a feed, or a feed we cannot read
     │   └── ExtractError(url)       article page; never fails the feed update
     ├── StoreError                  database unreachable, locked, schema outdated
+    ├── ExportError                 OPML unreadable or hostile, an export that cannot be written
     └── Interrupted                 work stopped because the process is shutting down
 
 Third-party exceptions (httpx, feedparser, SQLAlchemy, trafilatura) are wrapped once, at the
@@ -22,6 +23,7 @@ __all__ = [
     "AggregatorError",
     "BlockedAddressError",
     "ConfigError",
+    "ExportError",
     "ExtractError",
     "FeedError",
     "FetchError",
@@ -100,6 +102,11 @@ class StoreError(AggregatorError):
 
 class SchemaOutdatedError(StoreError):
     """The database schema is older (or newer) than this version of aggregator."""
+
+
+class ExportError(AggregatorError):
+    """An import or export failed: an OPML file that is not OPML (or is hostile XML), a
+    config file that cannot be rewritten, an export that cannot be written."""
 
 
 class Interrupted(AggregatorError):

@@ -22,6 +22,7 @@ from aggregator.models import TagAssignment
 from aggregator.store.base import ReadingQueries, chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
+from aggregator.store.export_sql import ExportQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 
 __all__ = [
@@ -173,7 +174,7 @@ class ArticleView:
     extract_error: str | None
 
 
-class Store(ReadingQueries, DaemonQueries):
+class Store(ReadingQueries, DaemonQueries, ExportQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
 
     @classmethod
