@@ -10,6 +10,7 @@
     │   ├── ParseError(url)         not a feed, or a feed we cannot read
     │   └── ExtractError(url)       article page; never fails the feed update
     ├── StoreError                  database unreachable, locked, schema outdated
+    ├── TaggerError                 the topic model is missing, damaged or of another version
     └── Interrupted                 work stopped because the process is shutting down
 
 Third-party exceptions (httpx, feedparser, SQLAlchemy, trafilatura) are wrapped once, at the
@@ -29,6 +30,7 @@ __all__ = [
     "ParseError",
     "SchemaOutdatedError",
     "StoreError",
+    "TaggerError",
 ]
 
 
@@ -100,6 +102,10 @@ class StoreError(AggregatorError):
 
 class SchemaOutdatedError(StoreError):
     """The database schema is older (or newer) than this version of aggregator."""
+
+
+class TaggerError(AggregatorError):
+    """The topic model cannot be used: missing, damaged, or built for other features."""
 
 
 class Interrupted(AggregatorError):

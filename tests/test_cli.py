@@ -299,7 +299,8 @@ def test_reading_commands_do_not_import_extraction(tmp_path: Path, args: list[st
         "except BaseException:\n"
         "    pass\n"
         "heavy = [m for m in ('trafilatura', 'pebble', 'aggregator.extract', "
-        "'aggregator.extract_pool', 'alembic', 'feedparser', 'httpx') if m in sys.modules]\n"
+        "'aggregator.extract_pool', 'alembic', 'feedparser', 'httpx', 'numpy', 'kiwipiepy', "
+        "'aggregator.tagger.model') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     out = subprocess.run(
