@@ -121,7 +121,7 @@ class TopicModel:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         index = np.fromiter(raw.keys(), np.int64, len(raw))
         values = np.fromiter(raw.values(), np.float32, len(raw)) * self.idf[index]
-        norm = float(np.sqrt(values @ values))
+        norm = float(np.sqrt((values * values).sum()))
         return index, values / norm if norm else values
 
     def decision(self, title: str, text: str = "") -> FloatArray | None:
@@ -137,7 +137,10 @@ class TopicModel:
             return None
         # The title and the lead share buckets: summing rows of a gather does that.
         norm = float(np.sqrt(_merged_norm2(index, values)))
-        out: FloatArray = (values @ self.weights[index]) / (norm or 1.0) + self.bias
+        # A multiply-and-sum, not ``@``: a matrix product this small gains nothing from BLAS,
+        # whose worker threads would spin on the daemon's cores after every article.
+        rows = self.weights[index] * values[:, None]
+        out: FloatArray = rows.sum(axis=0) / (norm or 1.0) + self.bias
         return out
 
     def scores(self, title: str, text: str = "") -> dict[str, float]:
@@ -171,4 +174,4 @@ def _merged_norm2(index: npt.NDArray[np.int64], values: FloatArray) -> float:
     unique, inverse = np.unique(index, return_inverse=True)
     summed = np.zeros(unique.size, np.float64)
     np.add.at(summed, inverse, values)
-    return float(summed @ summed)
+    return float((summed * summed).sum())
