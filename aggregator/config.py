@@ -50,8 +50,11 @@ __all__ = [
     "ScheduleConfig",
     "ServeConfig",
     "TagConfig",
+    "TagRuleConfig",
+    "TaggerConfig",
     "default_config_paths",
     "default_database_url",
+    "feed_identity",
     "load_config",
     "parse_config",
     "parse_config_text",
@@ -214,22 +217,76 @@ class TagLabels(_Frozen):
     en: str | None = None
 
 
+def _no_blank(values: tuple[str, ...]) -> tuple[str, ...]:
+    if any(not v.strip() for v in values):
+        raise ValueError("must not contain empty strings")
+    return tuple(v.strip() for v in values)
+
+
+def _valid_regexes(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression {value!r}: {exc}") from None
+    return values
+
+
+RuleField = Literal["title", "text", "link", "feed"]
+
+
+class TagRuleConfig(_Frozen):
+    """One extra rule of a tag: what to look for, where, in which feeds, and whether it
+    adds the tag or vetoes it (a veto removes the tag given by the model or by rules)."""
+
+    action: Literal["add", "veto"] = "add"
+    keywords: tuple[str, ...] = ()
+    # Matched as whole morphemes (kiwipiepy): one-syllable words, headline hanja (美, 北).
+    morph: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    fields: tuple[RuleField, ...] = ("title", "text")
+    # Feed URLs this rule applies to; empty = every feed.
+    feeds: tuple[str, ...] = ()
+
+    _blank = field_validator("keywords", "morph", "exclude", "feeds")(_no_blank)
+    _regex = field_validator("regex")(_valid_regexes)
+
+    @model_validator(mode="after")
+    def _has_terms(self) -> TagRuleConfig:
+        if not (self.keywords or self.morph or self.regex):
+            raise ValueError("a rule needs keywords, morph or regex")
+        if not self.fields:
+            raise ValueError("fields must not be empty")
+        return self
+
+
 class TagConfig(_Frozen):
     """A tag: its labels, keyword rules and the feed ``<category>`` values that mean it."""
 
     labels: TagLabels = TagLabels()
     keywords: tuple[str, ...] = ()
+    # Morpheme keywords and regular expressions for the tag's own rule (title and text).
+    morph: tuple[str, ...] = ()
+    regex: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    rules: tuple[TagRuleConfig, ...] = ()
     # Retention for articles with this tag (the longest applicable period wins).
     keep_days: Annotated[int, Field(ge=0)] | None = None
 
-    @field_validator("keywords", "exclude", "aliases")
-    @classmethod
-    def _no_blank(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        if any(not v.strip() for v in values):
-            raise ValueError("must not contain empty strings")
-        return tuple(v.strip() for v in values)
+    _blank = field_validator("keywords", "morph", "exclude", "aliases")(_no_blank)
+    _regex = field_validator("regex")(_valid_regexes)
+
+
+class TaggerConfig(_Frozen):
+    """The built-in topic model (see README, "Tags")."""
+
+    enabled: bool = True
+    # A model tag is given only when its probability reaches this.
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # Path to another model (without .npz/.json); default: the one shipped in the package.
+    model: str | None = None
 
 
 class FeedConfig(_Frozen):
@@ -261,6 +318,7 @@ class Config(_Frozen):
     export: ExportConfig = ExportConfig()
     serve: ServeConfig = ServeConfig()
     tags: dict[str, TagConfig] = Field(default_factory=dict)
+    tagger: TaggerConfig = TaggerConfig()
     feeds: tuple[FeedConfig, ...] = ()
     # Where the file was read from; set by load_config, never by the file itself.
     source: str | None = Field(default=None, exclude=True)

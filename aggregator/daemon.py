@@ -304,7 +304,17 @@ class Daemon:
             log.error("config reload failed: %s; keeping the running configuration", exc)
             return
         # Fetch, extraction and database settings are bound to open clients: restart for them.
-        self._services = replace(services, config=config, rules=compile_rules(config.tags))
+        from aggregator.tagger import Tagger, open_tagger
+
+        tagger: Tagger | None
+        try:
+            tagger = open_tagger(config, previous=services.tagger)
+        except AggregatorError as exc:
+            log.error("config reload: %s; keeping the running tagger", exc)
+            tagger = services.tagger
+        self._services = replace(
+            services, config=config, rules=compile_rules(config.tags), tagger=tagger
+        )
         self.config = config
         if self._exports is not None:
             self._exports.reload(config)

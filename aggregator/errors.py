@@ -11,6 +11,7 @@
     │   └── ExtractError(url)       article page; never fails the feed update
     ├── StoreError                  database unreachable, locked, schema outdated
     ├── ExportError                 OPML unreadable or hostile, an export that cannot be written
+    ├── TaggerError                 the topic model is missing, damaged or of another version
     └── Interrupted                 work stopped because the process is shutting down
 
 Third-party exceptions (httpx, feedparser, SQLAlchemy, trafilatura) are wrapped once, at the
@@ -31,6 +32,7 @@ __all__ = [
     "ParseError",
     "SchemaOutdatedError",
     "StoreError",
+    "TaggerError",
 ]
 
 
@@ -107,6 +109,10 @@ class SchemaOutdatedError(StoreError):
 class ExportError(AggregatorError):
     """An import or export failed: an OPML file that is not OPML (or is hostile XML), a
     config file that cannot be rewritten, an export that cannot be written."""
+
+
+class TaggerError(AggregatorError):
+    """The topic model cannot be used: missing, damaged, or built for other features."""
 
 
 class Interrupted(AggregatorError):

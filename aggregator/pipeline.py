@@ -8,7 +8,7 @@ For one feed::
       | plan_entries(parsed, known entries)      # new / edited / unchanged (pure)
       | fetch article pages of new articles      # threads, per-host limit, SSRF guard
       | extract in the process pool              # trafilatura + fallbacks, time limit
-      | tags_for(...)                            # feed tags, category aliases, rules
+      | tags_for(...)                            # feed tags, categories, rules, topic model
       | store.store_update(one transaction)      # entries, articles, tags, fetch state
 
 It does not decide how to fetch, parse, extract or store: those are the stages' business.
@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from aggregator.categorize import CompiledRules, tags_for
@@ -62,6 +62,9 @@ from aggregator.store import (
     ScheduleUpdate,
     Store,
 )
+
+if TYPE_CHECKING:
+    from aggregator.tagger import Tagger
 
 __all__ = [
     "Extractor",
@@ -150,6 +153,8 @@ class Services:
     # Set on shutdown: no new page is fetched, waits end, in-flight feeds stop early.
     stop: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
+    # The topic model and morpheme analyser, loaded once by runtime.open_services.
+    tagger: Tagger | None = None
 
 
 _POLL_SECONDS = 0.25
@@ -465,12 +470,19 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         if item.key in ours:
             extracted += article.extract_status in ("ok", "fallback")
             failed += article.extract_status == "failed"
+        tagger = services.tagger
         tags = tags_for(
             title=article.title,
             text=_tag_text(item, article, known, stored_texts),
             categories=item.entry.categories,
             feed_tags=feed.tags,
             rules=services.rules,
+            link=item.entry.link,
+            feed_url=feed.url,
+            feed_title=feed_title,
+            model=tagger.model if tagger and services.config.tagger.enabled else None,
+            threshold=services.config.tagger.threshold,
+            morphemes=tagger.morphemes if tagger else None,
         )
         writes.append(
             EntryWrite(

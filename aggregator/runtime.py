@@ -59,7 +59,11 @@ def open_services(
     from aggregator.fetch import HttpFetcher
     from aggregator.pipeline import Services
     from aggregator.store import Store
+    from aggregator.tagger import open_tagger
 
+    # Loaded once per process (not per feed) and before anything is opened: a broken model
+    # file stops the command at once.
+    tagger = open_tagger(config)
     with ExitStack() as stack:
         store = Store.open(config.database_url(environ), create=True)
         stack.callback(store.close)
@@ -87,6 +91,7 @@ def open_services(
             extractor=pool,
             rules=compile_rules(config.tags),
             page_pool=page_pool,
+            tagger=tagger,
         )
         aborted = False
         try:

@@ -1,7 +1,14 @@
 from __future__ import annotations
 
-from aggregator.categorize import compile_rules, keyword_pattern, tags_for
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from aggregator.categorize import compile_rules, keyword_pattern, tag_report, tags_for
 from aggregator.config import parse_config
+from aggregator.errors import ConfigError
+from aggregator.tagger.morph import KiwiMorphemes
 
 CONFIG = parse_config(
     {
@@ -68,5 +75,166 @@ def test_scores_and_details() -> None:
         title="북한 미사일", text="북한 북한", categories=(), feed_tags=(), rules=RULES
     )
     rule = next(t for t in result if t.source == "rule")
-    assert rule.detail == "북한"
+    assert rule.detail == "북한@title, 북한@text×2"
     assert 0 < rule.score <= 1.0
+
+
+def test_title_hit_weighs_more_than_body_hits() -> None:
+    in_title = tags_for(title="환율 급등", text="", categories=(), feed_tags=(), rules=RULES)
+    in_body = tags_for(
+        title="제목", text="환율이 올랐다. 환율 상승.", categories=(), feed_tags=(), rules=RULES
+    )
+    assert in_title[0].score > in_body[0].score > 0
+
+
+# -- rules: morphemes, regular expressions, fields, feeds, vetoes, and the model -----------
+
+FEED = "https://www.yna.co.kr/rss/economy.xml"
+RICH = parse_config(
+    {
+        "tags": {
+            "politics": {"morph": ["與", "野"], "keywords": ["국회"]},
+            "north-korea": {"morph": ["北"], "keywords": ["북한"]},
+            "economy": {
+                "morph": ["금"],
+                "rules": [
+                    {"regex": [r"(?i)\bKOSPI\s+\d"], "fields": ["title"]},
+                    {"keywords": ["economy"], "fields": ["link"]},
+                    {"action": "veto", "keywords": ["부고"], "fields": ["title"]},
+                ],
+            },
+            "sports": {
+                "rules": [
+                    # Only the economy feed's "sports" column is not sport.
+                    {"action": "veto", "keywords": ["스포츠"], "feeds": [FEED + "/"]},
+                    {"keywords": ["골프"], "feeds": ["https://other.example/rss"]},
+                ]
+            },
+            "world": {"keywords": ["백악관"], "exclude": ["백악관 앞 카페"]},
+        }
+    }
+)
+RICH_RULES = compile_rules(RICH.tags)
+
+
+class FixedScores:
+    """The model's side of the contract with fixed numbers, to pin down how sources combine
+    (the real model is tested in test_tagger.py, and combined with rules below too)."""
+
+    def __init__(self, scores: Mapping[str, float]) -> None:
+        self._scores = dict(scores)
+
+    def scores(self, title: str, text: str = "") -> Mapping[str, float]:
+        return self._scores
+
+
+ANALYSER = KiwiMorphemes()
+
+
+def rich(title: str = "", text: str = "", **kwargs: Any) -> set[tuple[str, str]]:
+    kwargs.setdefault("morphemes", ANALYSER)
+    report = tag_report(
+        title=title, text=text, categories=(), feed_tags=(), rules=RICH_RULES, **kwargs
+    )
+    return {(t.tag, t.source) for t in report.tags}
+
+
+@pytest.mark.parametrize("morphemes", [ANALYSER, None], ids=["kiwipiepy", "fallback"])
+def test_headline_hanja_match_as_morphemes(morphemes: Any) -> None:
+    assert ("north-korea", "rule") in rich("北, 동해상으로 탄도미사일 발사", morphemes=morphemes)
+    assert ("politics", "rule") in rich('與 "예산안 처리" 野 반발', morphemes=morphemes)
+    # 北 inside a Korean word is not the headline hanja; 금 inside 금리 is not gold.
+    assert ("north-korea", "rule") not in rich("北京 올림픽 개막", morphemes=morphemes)
+    assert ("economy", "rule") not in rich("기준금리 동결", morphemes=morphemes)
+    assert ("economy", "rule") in rich("금 시세 사상 최고", morphemes=morphemes)
+
+
+def test_morphemes_tell_what_substrings_cannot() -> None:
+    # With particles attached, only the analyser sees the one-syllable noun.
+    assert ("economy", "rule") in rich("금과 은 가격 급등", morphemes=ANALYSER)
+    assert ("economy", "rule") not in rich("금과 은 가격 급등", morphemes=None)
+    # Hanja written together: 與野 is two words.
+    assert ("politics", "rule") in rich("與野 원내대표 회동", morphemes=ANALYSER)
+    assert ("economy", "rule") not in rich("금요일 오후 회의", morphemes=ANALYSER)
+
+
+def test_korean_particles_and_latin_whole_words_in_rules() -> None:
+    assert ("politics", "rule") in rich("국회는 오늘 본회의를 열었다")
+    assert ("north-korea", "rule") in rich("북한군이 포격")
+
+
+def test_regex_rule_and_fields() -> None:
+    assert ("economy", "rule") in rich("KOSPI 2600 recovered")
+    assert ("economy", "rule") not in rich("kospi rallies")  # regex wants a number
+    assert ("economy", "rule") not in rich("제목", text="KOSPI 2600 KOSPI 2601")  # title only
+    assert ("economy", "rule") in rich("제목", link="https://news.example/economy/123")
+    assert ("economy", "rule") not in rich("제목", link="https://news.example/society/123")
+
+
+def test_exclude_cancels_its_rule() -> None:
+    assert ("world", "rule") in rich("백악관 대변인 브리핑")
+    assert ("world", "rule") not in rich("백악관 앞 카페 인기")
+
+
+def test_feed_limited_rules() -> None:
+    assert ("sports", "rule") in rich("골프 대회 개막", feed_url="https://other.example/rss")
+    assert ("sports", "rule") not in rich("골프 대회 개막", feed_url=FEED)
+    assert ("sports", "rule") not in rich("골프 대회 개막")
+
+
+def test_veto_beats_model_and_rules_but_not_feed_tags() -> None:
+    model = FixedScores({"sports": 0.9, "economy": 0.05})
+    assert ("sports", "model") in rich(
+        "스포츠 산업 매출", model=model, feed_url="https://x.example/"
+    )
+    vetoed = tag_report(
+        title="스포츠 산업 매출",
+        text="",
+        categories=(),
+        feed_tags=("sports",),
+        rules=RICH_RULES,
+        model=model,
+        feed_url=FEED,
+    )
+    got = {(t.tag, t.source) for t in vetoed.tags}
+    assert ("sports", "model") not in got and ("sports", "feed") in got
+    assert vetoed.vetoed == {"sports": "스포츠@title"}
+    # A veto also removes the rule's own tag.
+    assert ("economy", "rule") not in rich("부고 금 거래소 대표", model=model)
+
+
+def test_model_threshold_and_configured_tags_only() -> None:
+    model = FixedScores({"economy": 0.62, "politics": 0.30, "culture": 0.95})
+    got = rich("아무 제목", model=model, threshold=0.5)
+    assert ("economy", "model") in got
+    assert ("politics", "model") not in got  # below the threshold
+    assert ("culture", "model") not in got  # not a configured tag
+    assert not any(s == "model" for _, s in rich("아무 제목", model=model, threshold=0.7))
+    report = tag_report(
+        title="x", text="", categories=(), feed_tags=(), rules=RICH_RULES, model=model
+    )
+    assert next(t for t in report.tags if t.source == "model").score == 0.62
+    assert report.model_scores["politics"] == 0.30
+
+
+def test_rules_and_the_real_model_together() -> None:
+    from aggregator.tagger.model import TopicModel
+
+    model = TopicModel.load()
+    got = rich("北 탄도미사일 발사에 與野 한목소리 규탄", model=model, threshold=0.35)
+    assert ("north-korea", "rule") in got and ("politics", "rule") in got
+    assert ("politics", "model") in got
+
+
+def test_rule_config_errors_have_paths() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"tags": {"x": {"rules": [{"regex": ["("]}, {"fields": ["title"]}]}}})
+    problems = caught.value.problems
+    assert any(
+        p.startswith("tags.x.rules[0].regex: not a valid regular expression") for p in problems
+    )
+    assert any(p.startswith("tags.x.rules[1]: a rule needs keywords") for p in problems)
+    with pytest.raises(ConfigError):
+        parse_config({"tags": {"x": {"rules": [{"keywords": ["a"], "fields": ["body"]}]}}})
+    with pytest.raises(ConfigError):
+        parse_config({"tagger": {"threshold": 1.5}})

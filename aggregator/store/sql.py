@@ -24,6 +24,7 @@ from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.export_sql import ExportQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
+from aggregator.store.tags_sql import TagQueries
 
 __all__ = [
     "ArticleView",
@@ -174,7 +175,7 @@ class ArticleView:
     extract_error: str | None
 
 
-class Store(ReadingQueries, DaemonQueries, ExportQueries):
+class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
 
     @classmethod
@@ -436,11 +437,13 @@ class Store(ReadingQueries, DaemonQueries, ExportQueries):
         session.execute(
             delete(ArticleTagRow).where(
                 ArticleTagRow.article_id == article_id,
-                ArticleTagRow.source.in_(("rule", "category")),
+                ArticleTagRow.source.in_(("rule", "category", "model")),
             )
         )
         self._add_tags(
-            session, article_id, tuple(t for t in article.tags if t.source in ("rule", "category"))
+            session,
+            article_id,
+            tuple(t for t in article.tags if t.source in ("rule", "category", "model")),
         )
 
     def _add_tags(self, session: Session, article_id: int, tags: Sequence[TagAssignment]) -> None:

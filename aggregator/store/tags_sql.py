@@ -1,0 +1,102 @@
+"""Queries of ``aggregator tags``: what re-tagging reads, and the batch write that replaces
+every tag of some articles at once (one transaction per batch: an article is never seen
+half-tagged, and an interrupted retag leaves each article with its old or its new tags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select
+
+from aggregator.models import TagAssignment
+from aggregator.store.base import StoreBase, clean
+from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
+
+__all__ = ["ArticleToTag", "TagQueries"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleToTag:
+    """What tagging reads of a stored article. ``categories`` are the raw ``<category>``
+    values that gave it a tag before (feeds' other categories are not stored)."""
+
+    id: int
+    title: str
+    text: str
+    url: str | None
+    feeds: tuple[tuple[str, str | None], ...]  # (url, title) of every feed carrying it
+    categories: tuple[str, ...]
+
+
+class TagQueries(StoreBase):
+    def count_articles_to_tag(self, since: datetime | None) -> int:
+        stmt = select(func.count()).select_from(ArticleRow)
+        if since is not None:
+            stmt = stmt.where(ArticleRow.first_seen_at >= since)
+        with self._read() as session:
+            return session.scalar(stmt) or 0
+
+    def articles_to_tag(
+        self, since: datetime | None, after_id: int, limit: int
+    ) -> list[ArticleToTag]:
+        """The next ``limit`` articles by id after ``after_id`` (keyset paging: stable while
+        the daemon adds articles)."""
+        stmt = select(ArticleRow.id, ArticleRow.title, ArticleRow.text, ArticleRow.url)
+        stmt = stmt.where(ArticleRow.id > after_id).order_by(ArticleRow.id).limit(limit)
+        if since is not None:
+            stmt = stmt.where(ArticleRow.first_seen_at >= since)
+        with self._read() as session:
+            rows = session.execute(stmt).all()
+            ids = [r.id for r in rows]
+            feeds: dict[int, list[tuple[str, str | None]]] = {i: [] for i in ids}
+            categories: dict[int, list[str]] = {i: [] for i in ids}
+            if ids:
+                for article_id, url, title in session.execute(
+                    select(EntryRow.article_id, FeedRow.url, FeedRow.title)
+                    .join(FeedRow, FeedRow.id == EntryRow.feed_id)
+                    .where(EntryRow.article_id.in_(ids))
+                    .order_by(EntryRow.article_id, FeedRow.id)
+                ):
+                    if (url, title) not in feeds[article_id]:
+                        feeds[article_id].append((url, title))
+                for article_id, detail in session.execute(
+                    select(ArticleTagRow.article_id, ArticleTagRow.detail).where(
+                        ArticleTagRow.article_id.in_(ids), ArticleTagRow.source == "category"
+                    )
+                ):
+                    if detail and detail not in categories[article_id]:
+                        categories[article_id].append(detail)
+        return [
+            ArticleToTag(
+                id=r.id,
+                title=r.title,
+                text=r.text,
+                url=r.url,
+                feeds=tuple(feeds[r.id]),
+                categories=tuple(categories[r.id]),
+            )
+            for r in rows
+        ]
+
+    def replace_tags(self, tags: Mapping[int, Sequence[TagAssignment]]) -> None:
+        """Replace every tag of these articles, all in one transaction."""
+        if not tags:
+            return
+        with self._write() as session:
+            session.execute(delete(ArticleTagRow).where(ArticleTagRow.article_id.in_(list(tags))))
+            rows = [
+                {
+                    "article_id": article_id,
+                    "tag": t.tag,
+                    "source": t.source,
+                    "score": t.score,
+                    "detail": clean(t.detail) or "",
+                }
+                for article_id, assignments in tags.items()
+                for t in {(t.tag, t.source): t for t in assignments}.values()
+            ]
+            if rows:
+                session.execute(insert(ArticleTagRow), rows)

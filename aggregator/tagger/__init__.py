@@ -1,0 +1,56 @@
+"""The heavy parts of tagging, loaded once per process and passed in: the topic model
+(:mod:`aggregator.tagger.model`, numpy) and the morpheme analyser
+(:mod:`aggregator.tagger.morph`, kiwipiepy).
+
+Importing this package is cheap: numpy and kiwipiepy are imported by :func:`open_tagger`
+only, so the reading commands (digest, show, search) never pay for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aggregator.categorize import Morphemes, TopicScorer
+    from aggregator.config import Config
+
+__all__ = ["Tagger", "open_tagger"]
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """What tagging needs besides the config: the model (None when off) and an analyser."""
+
+    model: TopicScorer | None = None
+    morphemes: Morphemes | None = None
+    # The config's tagger.model the model was loaded from (None: the shipped one).
+    model_path: str | None = None
+
+
+def open_tagger(
+    config: Config, *, with_model: bool | None = None, previous: Tagger | None = None
+) -> Tagger:
+    """Load the topic model (when ``tagger.enabled``, or when ``with_model`` says so) and
+    prepare the morpheme analyser (loaded on first use) when a rule has ``morph`` terms.
+
+    With ``previous`` (a config reload), what it already loaded is kept when still wanted.
+
+    Raises:
+        TaggerError: the model files are missing, damaged or of another version.
+    """
+    from aggregator.categorize import compile_rules
+    from aggregator.tagger.morph import KiwiMorphemes
+
+    model: TopicScorer | None = None
+    if config.tagger.enabled if with_model is None else with_model:
+        if previous is not None and previous.model and previous.model_path == config.tagger.model:
+            model = previous.model
+        else:
+            from aggregator.tagger.model import TopicModel
+
+            model = TopicModel.load(config.tagger.model)
+    morphemes: Morphemes | None = None
+    if compile_rules(config.tags).needs_morphemes:
+        morphemes = previous.morphemes if previous and previous.morphemes else KiwiMorphemes()
+    return Tagger(model=model, morphemes=morphemes, model_path=config.tagger.model)
