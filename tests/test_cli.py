@@ -250,7 +250,7 @@ def test_digest_show_search_read(tmp_path: Path, httpserver: HTTPServer) -> None
     assert "서울시는 26일 새로운 교통 정책을 발표했다." in digest.output
     assert "홍길동 기자 =" not in digest.output
     data = json.loads(run("digest", "--config", str(config), "--format", "json").output)
-    assert data["schema_version"] == 1 and data["counts"]["society"] == 1
+    assert data["schema_version"] == 2 and data["counts"]["society"] == 1
     # --since last: nothing new since the previous digest
     again = json.loads(
         run("digest", "--config", str(config), "--since", "last", "--format", "json").output
