@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aggregator.config import StoriesConfig
+from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
 from aggregator.stories import StoryMatch, fingerprint
 from aggregator.stories_rebuild import rebuild_stories
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
 
 from .sites import PARAGRAPHS
 
@@ -49,7 +49,10 @@ def article(
     )
 
 
-def write(*articles: ArticleWrite, stories: StoryMatch | None = StoryMatch()) -> FeedWrite:
+MATCH = StoryMatch()
+
+
+def write(*articles: ArticleWrite, stories: StoryMatch | None = MATCH) -> FeedWrite:
     return FeedWrite(
         now=NOW,
         entries=tuple(EntryWrite(a.url_key, a.url_key, a.content_hash, a) for a in articles),
