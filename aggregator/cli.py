@@ -763,8 +763,9 @@ def stories_rebuild(ctx: click.Context, since_value: str | None, batch: int) -> 
             report = rebuild_stories(store, config.stories, since=since, batch=batch)
     finally:
         store.close()
+    stories = "story" if report.stories == 1 else "stories"
     click.echo(
-        f"clustered {report.articles} articles into {report.stories} stories "
+        f"clustered {report.articles} articles into {report.stories} {stories} "
         f"({report.skipped} too short to cluster)"
     )
 

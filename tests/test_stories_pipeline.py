@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -145,9 +146,8 @@ LOCAL_NEWS = [
 ]
 
 
-def test_three_outlets_one_wire_story_one_digest_line(
-    tmp_path: Path, httpserver: HTTPServer
-) -> None:
+def serve_outlets(httpserver: HTTPServer) -> list[dict[str, str]]:
+    """Three outlets, each with the wire story (its own edits) and a local story."""
     now = datetime.now(UTC)
     feeds = []
     for index, (path, (name, title, paragraphs)) in enumerate(OUTLETS.items()):
@@ -174,6 +174,18 @@ def test_three_outlets_one_wire_story_one_digest_line(
             article_page(other_title, other_text), content_type="text/html; charset=utf-8"
         )
         feeds.append({"url": httpserver.url_for(f"/{path}/rss.xml"), "title": name})
+    return feeds
+
+
+def digest_lines(config: Path) -> list[dict[str, Any]]:
+    document = json.loads(run("digest", "--config", str(config), "--format", "json").output)
+    return [story for section in document["sections"] for story in section["stories"]]
+
+
+def test_three_outlets_one_wire_story_one_digest_line(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    feeds = serve_outlets(httpserver)
     config = write_config(
         tmp_path,
         {
@@ -185,8 +197,7 @@ def test_three_outlets_one_wire_story_one_digest_line(
     )
     assert run("poll", "--config", str(config)).exit_code == 0
 
-    document = json.loads(run("digest", "--config", str(config), "--format", "json").output)
-    lines = [story for section in document["sections"] for story in section["stories"]]
+    lines = digest_lines(config)
     wire_lines = [s for s in lines if "경제정책" in s["title"]]
     assert len(lines) == 4 and len(wire_lines) == 1, lines
     [wire_line] = wire_lines
@@ -206,3 +217,36 @@ def test_three_outlets_one_wire_story_one_digest_line(
     shown = run("show", "--config", str(config), str(wire_line["id"]), "--no-pager").output
     assert "뉴스1 · [속보] 정부, 내년 경제정책 방향 확정(종합)" in shown
     assert "헤럴드경제 · 정부 내년 경제정책 방향 확정" in shown
+
+
+def test_rebuild_clusters_a_database_stored_without_stories(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    feeds = serve_outlets(httpserver)
+    data: dict[str, Any] = {
+        "database": f"sqlite:///{tmp_path}/agg.db",
+        "fetch": {"allow_private_networks": True},
+        "extract": {"workers": 1},
+        "stories": {"enabled": False},
+        "feeds": feeds,
+    }
+    config = write_config(tmp_path, data)
+    assert run("poll", "--config", str(config)).exit_code == 0
+    assert sum("경제정책" in line["title"] for line in digest_lines(config)) == 3
+
+    data["stories"] = {"enabled": True}
+    config = write_config(tmp_path, data)
+    rebuilt = run("stories", "rebuild", "--config", str(config))
+    assert rebuilt.exit_code == 0, rebuilt.output
+    # The local stories' pages are too short for trafilatura: their feed summaries are kept,
+    # and those are too short to cluster.
+    assert "clustered 3 articles into 1 story (3 too short to cluster)" in rebuilt.output
+    lines = digest_lines(config)
+    assert len(lines) == 4
+    assert [line["outlets"] for line in lines if "경제정책" in line["title"]] == [
+        ["연합뉴스", "뉴스1", "헤럴드경제"]
+    ]
+    # Again, for the last day only: the same stories.
+    again = run("stories", "rebuild", "--since", "24h", "--config", str(config))
+    assert "clustered 3 articles into 1 story" in again.output
+    assert digest_lines(config) == lines

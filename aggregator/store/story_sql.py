@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from aggregator.store.base import StoreBase, chunks
@@ -62,6 +63,35 @@ def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _candidates_statement() -> Any:
+    """Built once, with bound parameters only: SQLAlchemy then reuses its compiled form
+    (a literal list of 32 band hashes would be coerced and cache-keyed on every call)."""
+    shared = func.count().label("shared")
+    hits = (
+        select(StoryBandRow.article_id, shared)
+        .where(
+            StoryBandRow.band_hash.in_(bindparam("bands", expanding=True)),
+            StoryBandRow.seen_at >= bindparam("start"),
+            StoryBandRow.seen_at <= bindparam("end"),
+        )
+        .group_by(StoryBandRow.article_id)
+        .order_by(shared.desc(), StoryBandRow.article_id)
+        .limit(bindparam("limit"))
+        .subquery()
+    )
+    return select(
+        StoryArticleRow.story_id,
+        StoryArticleRow.signature,
+        StoryArticleRow.size,
+        StoryArticleRow.title_key,
+        StoryArticleRow.language,
+        StoryArticleRow.seen_at,
+    ).join(hits, hits.c.article_id == StoryArticleRow.article_id)
+
+
+_CANDIDATES = _candidates_statement()
+
+
 class StoryQueries(StoreBase):
     # -- writing ------------------------------------------------------------------------------
 
@@ -70,23 +100,26 @@ class StoryQueries(StoreBase):
     ) -> int:
         """Put article ``article_id`` in its story, in ``session``'s transaction; returns the
         story id. An article already assigned keeps its story."""
-        current = session.execute(
+        # Core statements on the session's connection, bound by parameters: SQLAlchemy
+        # caches their compiled form, and the ORM's bulk machinery is not needed here.
+        conn = session.connection()
+        current = conn.execute(
             select(StoryArticleRow.story_id).where(StoryArticleRow.article_id == article_id)
         ).scalar_one_or_none()
         if current is not None:
             return current
         if self.dialect == "postgresql" and not session.info.get("story_lock"):
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK_KEY})
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK_KEY})
             session.info["story_lock"] = True
-        story_id = choose_story(fp, self._candidates(session, fp, match), match)
+        story_id = choose_story(fp, self._candidates(conn, fp, match), match)
         if story_id is None:
-            story_id = session.execute(
+            story_id = conn.execute(
                 self._insert(StoryRow)
                 .values(created_at=fp.seen_at, first_at=fp.seen_at, last_at=fp.seen_at)
                 .returning(StoryRow.id)
             ).scalar_one()
         else:
-            session.execute(
+            conn.execute(
                 update(StoryRow)
                 .where(StoryRow.id == story_id)
                 .values(
@@ -99,56 +132,40 @@ class StoryQueries(StoreBase):
                     else func.greatest(StoryRow.last_at, fp.seen_at),
                 )
             )
-        session.execute(
-            self._insert(StoryArticleRow).values(
-                article_id=article_id,
-                story_id=story_id,
-                signature=fp.signature_bytes(),
-                size=fp.size,
-                title_key=fp.title_key,
-                language=fp.language,
-                seen_at=fp.seen_at,
-            )
+        conn.execute(
+            insert(StoryArticleRow),
+            {
+                "article_id": article_id,
+                "story_id": story_id,
+                "signature": fp.signature_bytes(),
+                "size": fp.size,
+                "title_key": fp.title_key,
+                "language": fp.language,
+                "seen_at": fp.seen_at,
+            },
         )
-        session.execute(
-            self._insert(StoryBandRow)
-            .values(
-                [
-                    {"band_hash": band, "article_id": article_id, "seen_at": fp.seen_at}
-                    for band in dict.fromkeys(fp.bands)
-                ]
-            )
-            .on_conflict_do_nothing()
+        conn.execute(
+            insert(StoryBandRow),
+            [
+                {"band_hash": band, "article_id": article_id, "seen_at": fp.seen_at}
+                for band in dict.fromkeys(fp.bands)
+            ],
         )
         return story_id
 
     def _candidates(
-        self, session: Session, fp: StoryPrint, match: StoryMatch
+        self, conn: Connection, fp: StoryPrint, match: StoryMatch
     ) -> list[tuple[int, StoryPrint]]:
         """``(story id, print)`` of the window's articles sharing a band with ``fp``, the
         ones sharing the most bands first."""
-        shared = func.count().label("shared")
-        hits = (
-            select(StoryBandRow.article_id, shared)
-            .where(
-                StoryBandRow.band_hash.in_(list(dict.fromkeys(fp.bands))),
-                StoryBandRow.seen_at >= fp.seen_at - match.window,
-                StoryBandRow.seen_at <= fp.seen_at + match.window,
-            )
-            .group_by(StoryBandRow.article_id)
-            .order_by(shared.desc(), StoryBandRow.article_id)
-            .limit(match.max_candidates)
-            .subquery()
-        )
-        rows = session.execute(
-            select(
-                StoryArticleRow.story_id,
-                StoryArticleRow.signature,
-                StoryArticleRow.size,
-                StoryArticleRow.title_key,
-                StoryArticleRow.language,
-                StoryArticleRow.seen_at,
-            ).join(hits, hits.c.article_id == StoryArticleRow.article_id)
+        rows = conn.execute(
+            _CANDIDATES,
+            {
+                "bands": list(dict.fromkeys(fp.bands)),
+                "start": fp.seen_at - match.window,
+                "end": fp.seen_at + match.window,
+                "limit": match.max_candidates,
+            },
         )
         return [
             (
