@@ -162,3 +162,83 @@ def test_quality_on_wire_copies_derived_from_the_corpus(corpus_dir: Path) -> Non
     assert result.wire_true_pairs > 1000
     assert result.precision >= 0.98, result
     assert result.wire_recall >= 0.90, result
+
+
+def test_digest_shows_a_story_once_ranked_by_outlets() -> None:
+    from zoneinfo import ZoneInfo
+
+    from aggregator.digest import build_digest, render_json
+    from aggregator.store.reading_sql import DigestRow
+    from aggregator.stories import StoryInfo, StoryMember
+
+    def row(ident: int, feed: str, title: str, hours: float) -> DigestRow:
+        return DigestRow(
+            id=ident,
+            title=title,
+            url=None,
+            feed_url=f"https://{ident}.example/rss",
+            feed_title=feed,
+            published_at=T0 + timedelta(hours=hours),
+            first_seen_at=T0,
+            tags=(),
+            text_start="",
+            summary_start="",
+            read_at=None,
+        )
+
+    rows = [
+        row(1, "연합뉴스", "정부, 경제정책 확정", 0),
+        row(2, "뉴스1", "[속보] 정부, 경제정책 확정", 1),
+        row(3, "한국일보", "부산 빛축제 개막", 5),  # newer, but one outlet
+        row(4, "헤럴드경제", "정부 경제정책 확정", 2),
+    ]
+    members = tuple(
+        StoryMember(r.id, r.feed_title or "", r.title, None, r.published_at or T0)
+        for r in rows
+        if r.id != 3
+    )
+    info = StoryInfo(9, members)
+    digest = build_digest(
+        rows,
+        now=T0 + timedelta(hours=6),
+        tz=ZoneInfo("Asia/Seoul"),
+        tag_order=[],
+        tag_labels={},
+        since=T0 - timedelta(days=1),
+        stories={1: info, 2: info, 4: info},
+    )
+    [section] = digest.sections
+    first, second = section.stories
+    assert (first.id, first.story_id, first.outlets) == (1, 9, ("연합뉴스", "뉴스1", "헤럴드경제"))
+    assert [m.article_id for m in first.others] == [2, 4]
+    assert (second.id, second.story_id, second.outlets, second.others) == (
+        3,
+        None,
+        ("한국일보",),
+        (),
+    )
+    assert '"others": []' in render_json(digest)
+    # Without story info the digest is what it was: every article a line, newest first.
+    plain = build_digest(
+        rows,
+        now=T0 + timedelta(hours=6),
+        tz=ZoneInfo("Asia/Seoul"),
+        tag_order=[],
+        tag_labels={},
+        since=T0 - timedelta(days=1),
+    )
+    assert [s.id for s in plain.sections[0].stories] == [3, 4, 2, 1]
+
+
+def test_stories_config() -> None:
+    from aggregator.config import parse_config
+    from aggregator.errors import ConfigError
+
+    config = parse_config({"stories": {"window_hours": 24, "threshold": 0.6}})
+    match = config.stories.match()
+    assert match.window == timedelta(hours=24) and match.threshold == 0.6
+    assert parse_config({}).stories.match() == StoryMatch()
+    with pytest.raises(ConfigError, match=r"stories\.threshold"):
+        parse_config({"stories": {"threshold": 2}})
+    with pytest.raises(ConfigError, match="stories"):
+        parse_config({"stories": {"bands": 3}})

@@ -217,3 +217,51 @@ def test_rebuild_clusters_stored_articles_and_is_repeatable(store: Store) -> Non
     strict = config.model_copy(update={"window_hours": 0.5})
     split = rebuild_stories(store, strict, since=None, progress=False)
     assert split.stories == 3
+
+
+def test_migration_on_a_populated_database_then_rebuild(db_url: str) -> None:
+    from sqlalchemy import insert, select
+
+    from aggregator.store import make_engine, upgrade_schema
+    from aggregator.store.tables import ArticleRow
+
+    engine = make_engine(db_url)
+    upgrade_schema(engine, "0005")
+    with engine.begin() as conn:
+        for index, (title, text) in enumerate(
+            [
+                ("정부, 경제정책 확정", WIRE),
+                ("[속보] 정부, 경제정책 확정", "(서울=연합뉴스) 홍길동 기자 = " + WIRE),
+                ("국회, 예산안 처리 일정 합의", OTHER),
+            ]
+        ):
+            conn.execute(
+                insert(ArticleRow).values(
+                    key_hash=f"{index}" * 64,
+                    url=f"https://old.example/{index}",
+                    title=title,
+                    summary="",
+                    text=text,
+                    html="",
+                    text_source="trafilatura",
+                    extract_status="ok",
+                    content_hash="",
+                    published_at=NOW + timedelta(minutes=index),
+                    first_seen_at=NOW,
+                    changed_at=NOW,
+                )
+            )
+    upgrade_schema(engine)
+    engine.dispose()
+    with Store.open(db_url, create=False) as store:
+        assert store.count_stories() == 0  # nothing assigned until a rebuild
+        report = rebuild_stories(store, StoriesConfig(), since=None, progress=False)
+        assert (report.articles, report.stories) == (3, 2)
+        with store._read() as session:
+            ids = {url: i for i, url in session.execute(select(ArticleRow.id, ArticleRow.url))}
+        members = store.story_members(ids["https://old.example/0"])
+        assert [m.article_id for m in members] == [
+            ids["https://old.example/0"],
+            ids["https://old.example/1"],
+        ]
+        assert members[0].outlet == ""  # articles with no entry have no outlet
