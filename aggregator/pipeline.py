@@ -497,7 +497,10 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
                 article=replace(
                     article,
                     tags=tags,
-                    story_print=None if item.changed else _story_print(article, services),
+                    # Only a new article gets a story; one already stored keeps its own.
+                    story_print=None
+                    if item.changed or item.url_key in existing_articles
+                    else _story_print(article, services),
                 ),
                 changed=item.changed,
             )

@@ -265,3 +265,44 @@ def test_migration_on_a_populated_database_then_rebuild(db_url: str) -> None:
             ids["https://old.example/1"],
         ]
         assert members[0].outlet == ""  # articles with no entry have no outlet
+
+
+def test_two_writers_storing_one_wire_story_at_once_make_one_story(db_url: str) -> None:
+    """Two daemons (two engines) store copies of one story at the same moment: the
+    assignments take turns (SQLite's write lock, PostgreSQL's advisory lock)."""
+    import threading
+
+    stores = [Store.open(db_url), Store.open(db_url)]
+    try:
+        feeds = [outlet(stores[0], "연합뉴스"), outlet(stores[0], "뉴스1")]
+        writes = [
+            write(article("https://yna.example/1", "정부, 경제정책 확정", WIRE, NOW)),
+            write(
+                article(
+                    "https://news1.example/1",
+                    "[속보] 정부, 경제정책 확정",
+                    "(서울=뉴스1) 김철수 기자 = " + WIRE,
+                    NOW,
+                )
+            ),
+        ]
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def store_one(index: int) -> None:
+            try:
+                barrier.wait()
+                stores[index].store_update(feeds[index], writes[index])
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=store_one, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert stores[1].count_stories() == 1
+    finally:
+        for store in stores:
+            store.close()
