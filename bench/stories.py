@@ -8,7 +8,8 @@ update does (a transaction per feed of 20 articles: insert the article, then
 
 - fingerprint ms/article (normalize + shingles + datasketch MinHash + band hashes; done by
   the pipeline before the transaction opens);
-- assignment ms/article inside the transaction (band lookup, verification, writes), p50/p95;
+- assignment ms/article inside the transaction (band lookup, verification, writes), p50/p95,
+  and its CPU time (on a shared machine wall time includes waiting for a core);
 - how many new articles joined an existing story (the copies among them should).
 
 Numbers are printed, never asserted. Usage: python bench/stories.py [--articles 100000]
@@ -135,25 +136,51 @@ def fill(store: Store, n: int, rng: random.Random, words: list[str]) -> list[tup
     return originals
 
 
+def _stored_originals(store: Store) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    with store._read() as session:
+        rows = session.execute(
+            select(ArticleRow.title, ArticleRow.text)
+            .where(ArticleRow.text.not_like("(서울=%"))
+            .limit(20_000)
+        )
+        return [(title, text) for title, text in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--new", type=int, default=1_000)
     parser.add_argument("--url", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="FILE",
+        help="SQLite file to fill once and reuse on later runs (filling takes minutes)",
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     words = make_vocabulary(rng)
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.url or f"sqlite:///{tmp}/bench.db"
+        url = args.url or f"sqlite:///{args.keep or Path(tmp) / 'bench.db'}"
         store = Store.open(url)
         try:
             print(f"database {store.dialect}; {args.articles:,} articles in the window")
-            originals = fill(store, args.articles, rng, words)
+            stored = store.counts()["articles"]
+            if stored:
+                print(f"  reusing {stored:,} stored articles")
+                originals = _stored_originals(store)
+            else:
+                originals = fill(store, args.articles, rng, words)
             match = StoryMatch()
             feed_url = "https://bench.example/rss"
             store.sync_feeds([(feed_url, "bench")], NOW)
+            # New articles differ from run to run (a reused database holds the last run's).
+            rng = random.Random(time.time_ns())
             fp_ms: list[float] = []
             assign_ms: list[float] = []
+            assign_cpu_ms: list[float] = []
             joined = copies = 0
             new: list[tuple[str, str, bool]] = []
             for _ in range(args.new):
@@ -173,11 +200,11 @@ def main() -> None:
                     assert fp is not None
                     prints.append((fp, is_copy))
                 with store._write() as session:
-                    for offset, (fp, is_copy) in enumerate(prints):
+                    for fp, is_copy in prints:
                         article_id = session.execute(
                             insert(ArticleRow)
                             .values(
-                                key_hash=digest(f"https://bench.example/new/{start + offset}"),
+                                key_hash=digest(f"https://bench.example/new/{time.time_ns()}"),
                                 title=fp.title_key,
                                 summary="",
                                 text="",
@@ -191,9 +218,10 @@ def main() -> None:
                             .returning(ArticleRow.id)
                         ).scalar_one()
                         before = session.get(StoryRow, 1) is not None  # keep the session warm
-                        t0 = time.perf_counter()
+                        t0, c0 = time.perf_counter(), time.thread_time()
                         story_id = store.assign_story(session, article_id, fp, match)
                         assign_ms.append((time.perf_counter() - t0) * 1000)
+                        assign_cpu_ms.append((time.thread_time() - c0) * 1000)
                         count = session.get(StoryRow, story_id)
                         joined += bool(before and count and count.article_count > 1)
                         copies += is_copy
@@ -209,8 +237,12 @@ def main() -> None:
                 f"with {args.articles:,} articles in the window"
             )
             print(
+                f"             {statistics.mean(assign_cpu_ms):.2f} ms/article of CPU time "
+                "(SQLite works in this thread: the cost without waiting for a shared CPU)"
+            )
+            print(
                 f"total        {statistics.mean(fp_ms) + statistics.mean(assign_ms):.2f} "
-                "ms/article (goal: <= 5)"
+                "ms/article wall (goal: <= 5)"
             )
             print(f"joined a story: {joined} of {len(new)} new articles ({copies} were copies)")
         finally:

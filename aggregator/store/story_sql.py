@@ -2,9 +2,9 @@
 
 An article's story is decided as it is stored, inside the feed update's transaction
 (``Store.store_update``): its band hashes find the candidate articles of the time window
-through ``ix_story_bands_lookup`` (one indexed query), their prints are verified in Python
-(:func:`aggregator.stories.choose_story`), and the article joins the best story or starts
-one. Nothing lives in memory, so it survives restarts; on PostgreSQL a transaction-scoped
+through the primary key of ``story_bands`` (one indexed query), their prints are verified
+in Python (:func:`aggregator.stories.choose_story`), and the article joins the best story
+or starts one. Nothing lives in memory, so it survives restarts; on PostgreSQL a transaction-scoped
 advisory lock makes the assignments of several daemons take turns (two instances storing
 the same wire story at once would otherwise each start a story). A crash rolls the
 assignment back with the article.

@@ -62,8 +62,8 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("seen_at", UTCDateTime(), nullable=False),
+        sqlite_with_rowid=False,
     )
-    op.create_index("ix_story_bands_lookup", "story_bands", ["band_hash", "seen_at"])
     op.create_index("ix_story_bands_article_id", "story_bands", ["article_id"])
 
 
