@@ -328,6 +328,8 @@ class Store(ReadingQueries, DaemonQueries, StoryQueries):
         """Write one feed's update in a single transaction."""
         new = updated = linked = 0
         with self._write() as session:
+            if write.stories is not None and any(e.article.story_print for e in write.entries):
+                self.lock_stories(session)
             for entry in write.entries:
                 outcome = self._store_entry(session, feed_id, entry, write)
                 new += outcome == "new"

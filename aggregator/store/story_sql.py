@@ -108,9 +108,7 @@ class StoryQueries(StoreBase):
         ).scalar_one_or_none()
         if current is not None:
             return current
-        if self.dialect == "postgresql" and not session.info.get("story_lock"):
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK_KEY})
-            session.info["story_lock"] = True
+        self.lock_stories(session)
         story_id = choose_story(fp, self._candidates(conn, fp, match), match)
         if story_id is None:
             story_id = conn.execute(
@@ -152,6 +150,17 @@ class StoryQueries(StoreBase):
             ],
         )
         return story_id
+
+    def lock_stories(self, session: Session) -> None:
+        """Take the story lock for the rest of ``session``'s transaction (PostgreSQL).
+
+        Take it before writing anything else: a transaction that first inserted articles
+        and then waited for the lock could deadlock with one that holds the lock and waits
+        on those articles' unique keys.
+        """
+        if self.dialect == "postgresql" and not session.info.get("story_lock"):
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK_KEY})
+            session.info["story_lock"] = True
 
     def _candidates(
         self, conn: Connection, fp: StoryPrint, match: StoryMatch
