@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -306,3 +307,15 @@ def test_two_writers_storing_one_wire_story_at_once_make_one_story(db_url: str) 
     finally:
         for store in stores:
             store.close()
+
+
+def test_entries_of_one_update_with_one_title_and_date_stay_apart(store: Store) -> None:
+    """The GUID-change rule (same title and date) looks only at entries stored before."""
+    feed = outlet(store, "연합뉴스")
+    first = article("https://yna.example/a", "[포토] 오늘의 날씨", WIRE, NOW, stories=False)
+    second = article("https://yna.example/b", "[포토] 오늘의 날씨", OTHER, NOW, stories=False)
+    update = write(first, second, stories=None)
+    keys = frozenset(e.entry_key for e in update.entries)
+    counts = store.store_update(feed, replace(update, document_keys=keys))
+    assert (counts.new, counts.updated) == (2, 0)
+    assert store.counts()["entries"] == 2

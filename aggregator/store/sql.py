@@ -443,20 +443,26 @@ class Store(ReadingQueries, DaemonQueries, StoryQueries):
     ) -> tuple[int, int] | None:
         """``(entry id, article id)`` of this feed's stored entry that ``entry`` is, under a
         new guid: one with the same canonical link, else the only one with the same title and
-        publication time. Entries the document still carries under their own key are not."""
+        publication time. Entries the document still carries under their own key are not, nor
+        entries of this same update; the title rule needs the document's keys to tell."""
         article = entry.article
         by_link = (
             select(EntryRow.id, EntryRow.article_id, EntryRow.entry_key)
             .join(ArticleRow, ArticleRow.id == EntryRow.article_id)
-            .where(EntryRow.feed_id == feed_id, ArticleRow.key_hash == digest(article.url_key))
+            .where(
+                EntryRow.feed_id == feed_id,
+                EntryRow.first_seen_at < write.now,
+                ArticleRow.key_hash == digest(article.url_key),
+            )
         )
         found = [r for r in session.execute(by_link) if r[2] not in write.document_keys]
-        if not found and article.title and article.published_at is not None:
+        if not found and write.document_keys and article.title and article.published_at is not None:
             by_title = (
                 select(EntryRow.id, EntryRow.article_id, EntryRow.entry_key)
                 .join(ArticleRow, ArticleRow.id == EntryRow.article_id)
                 .where(
                     EntryRow.feed_id == feed_id,
+                    EntryRow.first_seen_at < write.now,
                     ArticleRow.title == clean(article.title),
                     ArticleRow.published_at == article.published_at,
                 )
