@@ -790,6 +790,47 @@ def star_cmd(ctx: click.Context, ids: tuple[int, ...], undo: bool) -> None:
         sys.exit(1)
 
 
+@cli.group("stories")
+def stories_group() -> None:
+    """Story clusters: the same event covered by several outlets."""
+
+
+@stories_group.command("rebuild")
+@click.option(
+    "--since",
+    "since_value",
+    metavar="WHEN",
+    help="Only articles published since then (24h, 7d, a date); default: all.",
+)
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10000))
+@_config_option
+@click.pass_context
+def stories_rebuild(ctx: click.Context, since_value: str | None, batch: int) -> None:
+    """Cluster stored articles into stories again (after an upgrade or new thresholds).
+
+    Forgets the stories of the articles in the period, then assigns them in time batches
+    with the configured thresholds (config `stories`). Safe to interrupt and run again.
+
+    Example: aggregator stories rebuild --since 7d
+    """
+    from aggregator.stories_rebuild import rebuild_stories
+
+    config = _load(ctx)
+    store = _open_store(config)
+    now = datetime.now(UTC)
+    try:
+        with _errors_exit():
+            since = _since(config.display.timezone, since_value, store, now)
+            report = rebuild_stories(store, config.stories, since=since, batch=batch)
+    finally:
+        store.close()
+    stories = "story" if report.stories == 1 else "stories"
+    click.echo(
+        f"clustered {report.articles} articles into {report.stories} {stories} "
+        f"({report.skipped} too short to cluster)"
+    )
+
+
 # -- reading: digest / show / read / unread / search ----------------------------------------
 
 
@@ -905,6 +946,7 @@ def digest_cmd(
             since=since,
             limit_per_tag=limit,
             counts=counts,
+            stories=store.story_info([row.id for row in rows]),
         )
         # Built twice: first to learn which stories make it in, then with the openings of
         # just their texts loaded for the leads (a day has thousands of articles).
@@ -956,6 +998,7 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
         view = store.article(ident)
         if view is None:
             _fail(f"no article #{ident}", 1)
+        story = store.story_members(ident)
         store.mark_read([ident], True)
     if open_link:
         import webbrowser
@@ -974,9 +1017,9 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
         # Plain `less` shows colour codes as text; -R passes them, -F/-X quit on short text.
         os.environ.setdefault("LESS", "-FRX")
         with console.pager(styles=True):
-            render_article(view, console, tz=tz, tag_labels=_tag_labels(config))
+            render_article(view, console, tz=tz, tag_labels=_tag_labels(config), story=story)
     else:
-        render_article(view, console, tz=tz, tag_labels=_tag_labels(config))
+        render_article(view, console, tz=tz, tag_labels=_tag_labels(config), story=story)
 
 
 def _mark(ctx: click.Context, ids: tuple[str, ...], read: bool) -> None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -36,6 +36,9 @@ from aggregator.config_file import (
 )
 from aggregator.errors import ConfigError
 
+if TYPE_CHECKING:
+    from aggregator.stories import StoryMatch
+
 __all__ = [
     "DATABASE_ENV",
     "Config",
@@ -49,6 +52,7 @@ __all__ = [
     "RetentionConfig",
     "ScheduleConfig",
     "ServeConfig",
+    "StoriesConfig",
     "TagConfig",
     "TagRuleConfig",
     "TaggerConfig",
@@ -139,6 +143,37 @@ class RetentionConfig(_Frozen):
     """How long articles are kept. 0 keeps them forever; starred articles always stay."""
 
     keep_days: Annotated[int, Field(ge=0)] = 180
+
+
+class StoriesConfig(_Frozen):
+    """Story clusters: articles about one event from several outlets (aggregator.stories).
+    False merges are worse than misses, so the defaults are strict; after changing them run
+    ``aggregator stories rebuild``."""
+
+    enabled: bool = True
+    window_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 48
+    # Estimated Jaccard of the texts' character shingles (with a similar headline).
+    threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    # Headline similarity required unless the texts are near-identical.
+    title_threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    # Texts at least this similar are one story whatever their headlines.
+    text_only_threshold: Annotated[float, Field(gt=0, le=1)] = 0.8
+    # A trimmed copy: this share of the shorter text is in the longer one.
+    containment_threshold: Annotated[float, Field(gt=0, le=1)] = 0.85
+    # Articles with less text than this (title-only entries) stay stories of their own.
+    min_text_chars: Annotated[int, Field(ge=1)] = 60
+
+    def match(self) -> StoryMatch:
+        from aggregator.stories import StoryMatch
+
+        return StoryMatch(
+            window=timedelta(hours=self.window_hours),
+            threshold=self.threshold,
+            title_threshold=self.title_threshold,
+            text_only_threshold=self.text_only_threshold,
+            containment_threshold=self.containment_threshold,
+            min_text_chars=self.min_text_chars,
+        )
 
 
 class LoggingConfig(_Frozen):
@@ -314,6 +349,7 @@ class Config(_Frozen):
     display: DisplayConfig = DisplayConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     retention: RetentionConfig = RetentionConfig()
+    stories: StoriesConfig = StoriesConfig()
     logging: LoggingConfig = LoggingConfig()
     export: ExportConfig = ExportConfig()
     serve: ServeConfig = ServeConfig()

@@ -33,6 +33,7 @@ from aggregator.terminal import clean, clean_line
 
 if TYPE_CHECKING:
     from aggregator.store.reading_sql import ArticleDetail
+    from aggregator.stories import StoryInfo, StoryMember
 
 __all__ = [
     "DIGEST_JSON_SCHEMA",
@@ -53,7 +54,7 @@ __all__ = [
     "render_text",
 ]
 
-DIGEST_JSON_SCHEMA_VERSION = 1
+DIGEST_JSON_SCHEMA_VERSION = 2
 # Key under which ``ReadingQueries.set_state`` keeps the time of the last digest (--since last).
 LAST_DIGEST_STATE_KEY = "digest.last_at"
 # The "Other" section (articles with no configured tag) in ``counts``: parentheses cannot
@@ -65,7 +66,8 @@ LEAD_CELLS = 160
 # The ``--format json`` document. Keys are never removed or renamed within a schema version;
 # a change that would break a script bumps DIGEST_JSON_SCHEMA_VERSION.
 DIGEST_JSON_SCHEMA: dict[str, Any] = {
-    "schema_version": "int: DIGEST_JSON_SCHEMA_VERSION (1)",
+    "schema_version": "int: DIGEST_JSON_SCHEMA_VERSION (2; 2 added story_id, outlets and "
+    "others to each story, and shows a story covered by several outlets once)",
     "generated_at": "str: ISO 8601 UTC time the digest was built, with offset (+00:00)",
     "since": "str: ISO 8601 UTC start of the period covered, with offset",
     "timezone": "str: IANA display time zone, e.g. Asia/Seoul",
@@ -92,6 +94,19 @@ DIGEST_JSON_SCHEMA: dict[str, Any] = {
                     "'HH:MM' today, else 'Mon D HH:MM' (this year) or 'YYYY-MM-DD HH:MM'",
                     "lead": "str: one or two sentences from the article text ('' if none)",
                     "tags": "list[str]: every tag of the article, config order first",
+                    "story_id": "int | null: the story (same event, several outlets); null "
+                    "when no other article covers it",
+                    "outlets": "list[str]: every outlet that covered the story, this one "
+                    "first (just [feed] for a story of one article)",
+                    "others": [
+                        {
+                            "id": "int: another article of the story",
+                            "feed": "str: its outlet",
+                            "title": "str: its headline",
+                            "url": "str | null",
+                            "published": "str: ISO 8601 UTC time",
+                        }
+                    ],
                 }
             ],
         }
@@ -153,6 +168,14 @@ class DigestStory:
     lead: str
     tags: tuple[str, ...]
     read: bool = False
+    story_id: int | None = None
+    # The story's other articles (other outlets, or the same outlet's other versions).
+    others: tuple[StoryMember, ...] = ()
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        """Every outlet that covered the story, this one first."""
+        return tuple(dict.fromkeys([self.feed, *(clean_line(m.outlet) for m in self.others)]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +230,17 @@ def build_digest(
     since: datetime,
     limit_per_tag: int | None = None,
     counts: Mapping[str | None, int] | None = None,
+    stories: Mapping[int, StoryInfo] | None = None,
 ) -> Digest:
     """Group ``rows`` by tag in ``tag_order``: an article appears once, under its first tag
     in that order; articles with no configured tag go to "Other", last. Newest first within
     a section; ``limit_per_tag`` caps the stories shown (counts stay whole). ``counts``, when
-    given, are the period's true counts per section (``rows`` may be only its newest part)."""
+    given, are the period's true counts per section (``rows`` may be only its newest part).
+
+    ``stories`` (``StoryQueries.story_info``) maps an article id to its story: the rows of
+    one story make one line, shown for its earliest row, listing the other outlets; stories
+    covered by more outlets come first, then the newest."""
+    rows = _one_row_per_story(rows, stories or {})
     rank = {tag: i for i, tag in enumerate(tag_order)}
     grouped: dict[str | None, list[tuple[datetime, int, tuple[str, ...], DigestRowLike]]] = {}
     for row in rows:
@@ -226,13 +255,16 @@ def build_digest(
         total = max(len(members), (counts or {}).get(tag, 0))
         if not total:
             continue
-        members.sort(key=lambda m: (m[0], m[1]), reverse=True)
+        members.sort(key=lambda m: (_outlet_count(m[3], stories), m[0], m[1]), reverse=True)
         shown = members if limit_per_tag is None else members[:limit_per_tag]
         label = OTHER_LABEL if tag is None else clean_line(tag_labels.get(tag) or tag)
         # Leads only for the stories shown: a busy day has thousands of rows, and sentence
         # splitting all of them would cost more than the query.
-        stories = tuple(_story(row, when, ordered, now, tz) for when, _, ordered, row in shown)
-        sections.append(DigestSection(tag, label, total, stories))
+        lines = tuple(
+            _story(row, when, ordered, now, tz, (stories or {}).get(row.id))
+            for when, _, ordered, row in shown
+        )
+        sections.append(DigestSection(tag, label, total, lines))
     return Digest(
         generated_at=now,
         since=since,
@@ -242,8 +274,41 @@ def build_digest(
     )
 
 
+def _one_row_per_story(
+    rows: Iterable[DigestRowLike], stories: Mapping[int, StoryInfo]
+) -> list[DigestRowLike]:
+    """The earliest row of each story (then by id), and every row that has no story."""
+    kept: dict[int, DigestRowLike] = {}
+    out: list[DigestRowLike | int] = []
+    for row in rows:
+        info = stories.get(row.id)
+        if info is None:
+            out.append(row)
+            continue
+        best = kept.get(info.story_id)
+        if best is None:
+            out.append(info.story_id)
+        if best is None or (_when(row), row.id) < (_when(best), best.id):
+            kept[info.story_id] = row
+    return [kept[item] if isinstance(item, int) else item for item in out]
+
+
+def _when(row: DigestRowLike) -> datetime:
+    return row.published_at or row.first_seen_at
+
+
+def _outlet_count(row: DigestRowLike, stories: Mapping[int, StoryInfo] | None) -> int:
+    info = (stories or {}).get(row.id)
+    return len(info.outlets) if info else 1
+
+
 def _story(
-    row: DigestRowLike, when: datetime, tags: tuple[str, ...], now: datetime, tz: ZoneInfo
+    row: DigestRowLike,
+    when: datetime,
+    tags: tuple[str, ...],
+    now: datetime,
+    tz: ZoneInfo,
+    info: StoryInfo | None = None,
 ) -> DigestStory:
     title = clean_line(row.title) or "(no title)"
     return DigestStory(
@@ -256,6 +321,8 @@ def _story(
         lead=extract_lead(row.text_start, title) or extract_lead(row.summary_start, title),
         tags=tuple(clean_line(t) for t in tags),
         read=row.read_at is not None,
+        story_id=info.story_id if info else None,
+        others=tuple(m for m in info.members if m.article_id != row.id) if info else (),
     )
 
 
@@ -588,6 +655,9 @@ def render_text(digest: Digest, console: Console) -> None:
             body = Text(story.title, style="dim bold" if story.read else "bold")
             body.append("\n")
             body.append(story.feed, style="cyan")
+            if len(story.outlets) > 1:
+                body.append(f" +{len(story.outlets) - 1}: ", style="dim")
+                body.append(", ".join(story.outlets[1:]), style="cyan")
             if story.lead:
                 body.append(" · ", style="dim")
                 body.append(story.lead, style="dim" if story.read else "")
@@ -632,7 +702,8 @@ def render_markdown(digest: Digest) -> str:
             # A backslash before the newline is a hard line break (CommonMark), without the
             # trailing spaces that editors and linters strip.
             lines.append(f"- **{title}**\\")
-            meta = f"  {_md(story.feed)} · {story.local_time} · `#{story.id}`"
+            outlets = ", ".join(_md(o) for o in story.outlets)
+            meta = f"  {outlets} · {story.local_time} · `#{story.id}`"
             lines.append(meta + ("\\" if story.lead else ""))
             if story.lead:
                 lines.append(f"  {_md(story.lead)}")
@@ -669,6 +740,18 @@ def digest_document(digest: Digest) -> dict[str, Any]:
                         "local_time": story.local_time,
                         "lead": story.lead,
                         "tags": list(story.tags),
+                        "story_id": story.story_id,
+                        "outlets": list(story.outlets),
+                        "others": [
+                            {
+                                "id": other.article_id,
+                                "feed": clean_line(other.outlet),
+                                "title": clean_line(other.title),
+                                "url": clean_line(other.url) if other.url else None,
+                                "published": _iso(other.published),
+                            }
+                            for other in story.others
+                        ],
                     }
                     for story in section.stories
                 ],
@@ -691,16 +774,31 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in (" ".join(line.split()) for line in clean(text).splitlines()) if p]
 
 
+def _story_lines(others: Sequence[StoryMember], tz: ZoneInfo) -> Text:
+    lines = Text()
+    for index, member in enumerate(others):
+        when = member.published.astimezone(tz)
+        if index:
+            lines.append("\n")
+        lines.append(clean_line(member.outlet), style="cyan")
+        lines.append(" · ", style="dim")
+        lines.append(clean_line(member.title) or "(no title)")
+        lines.append(f" · {when:%Y-%m-%d %H:%M} · #{member.article_id}", style="dim")
+    return lines
+
+
 def render_article(
     view: ArticleDetail,
     console: Console,
     *,
     tz: ZoneInfo,
     tag_labels: Mapping[str, str] | None = None,
+    story: Sequence[StoryMember] = (),
 ) -> None:
     """One article for ``aggregator show``: headline, outlet, author, time, tags, link,
     then the full text. ``tag_labels`` in config order (``Config.tags`` order) also orders
-    the tags. The caller decides about the pager."""
+    the tags; ``story`` (``StoryQueries.story_members``) lists the other articles of its
+    story (outlet, headline, time). The caller decides about the pager."""
     labels = tag_labels or {}
     rank = {tag: i for i, tag in enumerate(labels)}
     title = clean_line(view.title)
@@ -726,6 +824,9 @@ def render_article(
         details.add_row(Text("link"), Text(clean_line(view.url), style="underline"))
     state = "read" if view.read_at else "unread"
     details.add_row(Text("id"), Text(f"{view.id} ({state}{', starred' if view.starred else ''})"))
+    others = [m for m in story if m.article_id != view.id]
+    if others:
+        details.add_row(Text("story"), _story_lines(others, tz))
     _print_trimmed(console, details)
     console.print(Rule(style="dim", characters="─"))
     paragraphs = _paragraphs(view.text) or _paragraphs(view.summary)

@@ -62,6 +62,7 @@ from aggregator.store import (
     ScheduleUpdate,
     Store,
 )
+from aggregator.stories import StoryPrint
 
 if TYPE_CHECKING:
     from aggregator.tagger import Tagger
@@ -389,6 +390,22 @@ def _tag_text(
     return article.text
 
 
+def _story_print(article: ArticleWrite, services: Services) -> StoryPrint | None:
+    """The article's story print, computed here so the write transaction stays short."""
+    config = services.config.stories
+    if not config.enabled:
+        return None
+    from aggregator.stories import fingerprint
+
+    return fingerprint(
+        article.title,
+        article.text or article.summary,
+        language=article.language,
+        seen_at=article.published_at or services.clock(),
+        min_text_chars=config.min_text_chars,
+    )
+
+
 def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     """One update of one feed. Errors are recorded on the feed and returned, not raised."""
     started = time.monotonic()
@@ -489,7 +506,14 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
                 entry_key=item.key,
                 guid=item.entry.guid,
                 content_hash=item.content_hash,
-                article=replace(article, tags=tags),
+                article=replace(
+                    article,
+                    tags=tags,
+                    # Only a new article gets a story; one already stored keeps its own.
+                    story_print=None
+                    if item.changed or item.url_key in existing_articles
+                    else _story_print(article, services),
+                ),
                 changed=item.changed,
             )
         )
@@ -524,6 +548,10 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             duration_ms=elapsed(),
             feed_tags=feed_tags,
             schedule=schedule,
+            stories=services.config.stories.match() if services.config.stories.enabled else None,
+            document_keys=frozenset(
+                [e.key for e in parsed.entries] + [f"{e.key}|{e.link}" for e in parsed.entries]
+            ),
         ),
     )
     services.pages.forget([p.url_key for p in planned])

@@ -529,7 +529,7 @@ def test_json_schema(store: Store) -> None:
     _populate(store)
     document = json.loads(render_json(_digest(store)))
     assert set(document) == set(DIGEST_JSON_SCHEMA)
-    assert document["schema_version"] == DIGEST_JSON_SCHEMA_VERSION == 1
+    assert document["schema_version"] == DIGEST_JSON_SCHEMA_VERSION == 2
     _iso_with_offset(document["generated_at"])
     _iso_with_offset(document["since"])
     assert document["timezone"] == "Asia/Seoul"

@@ -113,6 +113,8 @@ class ReadingQueries(StoreBase):
     get_state = _reading(Reading.get_state)
     set_state = _reading(Reading.set_state)
     search = _reading(Reading.search)
+    story_info = _reading(Reading.story_info)
+    story_members = _reading(Reading.story_members)
 
 
 def digest(key: str) -> str:

@@ -32,7 +32,7 @@ __all__ = ["SCHEMA_HEAD", "Array", "Dialect", "Sql", "as_utc", "open_sqlite", "s
 
 # The newest migration (a test keeps it equal to Alembic's head). Kept here, not in
 # engine.py, so that the reading commands can check a database without SQLAlchemy.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 Dialect = Literal["sqlite", "postgresql"]

@@ -27,6 +27,7 @@ from typing import Any
 from aggregator import search as tok
 from aggregator.errors import StoreError
 from aggregator.store.dbapi import Array, Sql, as_utc
+from aggregator.stories import StoryInfo, StoryMember
 
 __all__ = [
     "LEAD_SOURCE_CHARS",
@@ -379,6 +380,59 @@ class Reading:
                 "updated_at = excluded.updated_at",
                 {"key": key, "value": value.replace("\x00", ""), "now": now or datetime.now(UTC)},
             )
+
+    # -- stories ------------------------------------------------------------------------------
+
+    def story_info(self, article_ids: Sequence[int]) -> dict[int, StoryInfo]:
+        """The story of each article among ``article_ids`` that shares one with another
+        article (a story of one is no story), with all of its members, earliest first."""
+        ids = list(dict.fromkeys(article_ids))
+        story_of: dict[int, int] = {}
+        with self.sql.transaction():
+            for start in range(0, len(ids), 500):
+                story_of.update(
+                    self.sql.rows(
+                        "SELECT sa.article_id, sa.story_id FROM story_articles sa "
+                        "JOIN stories s ON s.id = sa.story_id "
+                        "WHERE sa.article_id IN (:ids) AND s.article_count > 1",
+                        {"ids": ids[start : start + 500]},
+                    )
+                )
+            members = self._members(sorted(set(story_of.values())))
+        return {
+            article_id: StoryInfo(story_id, tuple(members.get(story_id, ())))
+            for article_id, story_id in story_of.items()
+            if len(members.get(story_id, ())) > 1
+        }
+
+    def story_members(self, article_id: int) -> list[StoryMember]:
+        """Every article of ``article_id``'s story (itself included), earliest first."""
+        info = self.story_info([article_id]).get(article_id)
+        return list(info.members) if info else []
+
+    def _members(self, story_ids: Sequence[int]) -> dict[int, list[StoryMember]]:
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(story_ids), 500):
+            rows += self.sql.rows(
+                f"SELECT sa.story_id, a.id, a.title, a.url, sa.seen_at, {_FIRST_FEED} "
+                "FROM story_articles sa JOIN articles a ON a.id = sa.article_id "
+                "WHERE sa.story_id IN (:ids) ORDER BY sa.story_id, sa.seen_at, a.id",
+                {"ids": list(story_ids[start : start + 500])},
+            )
+        feeds = self._feeds({row[5] for row in rows if row[5] is not None})
+        out: dict[int, list[StoryMember]] = {}
+        for story_id, article_id, title, url, seen_at, feed_id in rows:
+            feed_url, feed_title = feeds.get(feed_id, ("", None))
+            out.setdefault(story_id, []).append(
+                StoryMember(
+                    article_id=article_id,
+                    outlet=feed_title or feed_url or "",
+                    title=title or "",
+                    url=url,
+                    published=_utc(seen_at),
+                )
+            )
+        return out
 
     # -- search ---------------------------------------------------------------------------------
 

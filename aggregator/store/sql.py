@@ -23,8 +23,10 @@ from aggregator.store.base import ReadingQueries, chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.export_sql import ExportQueries
+from aggregator.store.story_sql import StoryQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 from aggregator.store.tags_sql import TagQueries
+from aggregator.stories import StoryMatch, StoryPrint
 
 __all__ = [
     "ArticleView",
@@ -109,6 +111,8 @@ class ArticleWrite:
     image: str | None
     content_hash: str
     tags: tuple[TagAssignment, ...] = ()
+    # Computed before the transaction (aggregator.stories.fingerprint); None: no story.
+    story_print: StoryPrint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,11 @@ class FeedWrite:
     # Feed-level tags given to an existing article newly reached through this feed.
     feed_tags: tuple[TagAssignment, ...] = ()
     schedule: ScheduleUpdate | None = None
+    # Story clustering of new articles (config ``stories``); None: off.
+    stories: StoryMatch | None = None
+    # Every entry key of the fetched document: a stored entry still carried under its own
+    # key is never taken for an entry whose guid changed.
+    document_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +184,7 @@ class ArticleView:
     extract_error: str | None
 
 
-class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries):
+class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
 
     @classmethod
@@ -320,6 +329,8 @@ class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries):
         """Write one feed's update in a single transaction."""
         new = updated = linked = 0
         with self._write() as session:
+            if write.stories is not None and any(e.article.story_print for e in write.entries):
+                self.lock_stories(session)
             for entry in write.entries:
                 outcome = self._store_entry(session, feed_id, entry, write)
                 new += outcome == "new"
@@ -366,6 +377,21 @@ class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries):
                 .values(content_hash=entry.content_hash, guid=clean(entry.guid))
             )
             return "updated"
+        renamed = self._renamed_entry(session, feed_id, entry, write)
+        if renamed is not None:
+            entry_id, article_id = renamed
+            self._update_article(session, article_id, entry.article, write.now)
+            session.execute(
+                update(EntryRow)
+                .where(EntryRow.id == entry_id)
+                .values(
+                    key_hash=entry_hash,
+                    entry_key=clean(entry.entry_key),
+                    content_hash=entry.content_hash,
+                    guid=clean(entry.guid),
+                )
+            )
+            return "updated"
 
         article = entry.article
         article_hash = digest(article.url_key)
@@ -395,6 +421,8 @@ class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries):
             self.index_article(
                 session, article_id, values["title"], values["text"], values["summary"]
             )
+            if article.story_print is not None and write.stories is not None:
+                self.assign_story(session, article_id, article.story_print, write.stories)
         session.execute(
             self._insert(EntryRow)
             .values(
@@ -410,6 +438,52 @@ class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries):
         )
         self._add_tags(session, article_id, tags)
         return outcome
+
+    def _renamed_entry(
+        self, session: Session, feed_id: int, entry: EntryWrite, write: FeedWrite
+    ) -> tuple[int, int] | None:
+        """``(entry id, article id)`` of this feed's stored entry that ``entry`` is, under a
+        new guid: one with the same canonical link, else the only one with the same title and
+        publication time. Entries the document still carries under their own key are not, nor
+        entries of this same update; the title rule needs the document's keys to tell."""
+        article = entry.article
+        by_link = (
+            select(EntryRow.id, EntryRow.article_id, EntryRow.entry_key)
+            .join(ArticleRow, ArticleRow.id == EntryRow.article_id)
+            .where(
+                EntryRow.feed_id == feed_id,
+                EntryRow.first_seen_at < write.now,
+                ArticleRow.key_hash == digest(article.url_key),
+            )
+        )
+        found = [r for r in session.execute(by_link) if r[2] not in write.document_keys]
+        if not found and write.document_keys and article.title and article.published_at is not None:
+            by_title = (
+                select(EntryRow.id, EntryRow.article_id, EntryRow.entry_key)
+                .join(ArticleRow, ArticleRow.id == EntryRow.article_id)
+                .where(
+                    EntryRow.feed_id == feed_id,
+                    EntryRow.first_seen_at < write.now,
+                    ArticleRow.title == clean(article.title),
+                    ArticleRow.published_at == article.published_at,
+                )
+                .limit(2)
+            )
+            rows = [r for r in session.execute(by_title) if r[2] not in write.document_keys]
+            if len(rows) == 1:
+                found = rows
+                # The link moved too: the article follows it unless another article has it.
+                new_hash = digest(article.url_key)
+                taken = session.execute(
+                    select(ArticleRow.id).where(ArticleRow.key_hash == new_hash)
+                ).scalar_one_or_none()
+                if taken is None:
+                    session.execute(
+                        update(ArticleRow)
+                        .where(ArticleRow.id == rows[0][1])
+                        .values(key_hash=new_hash, url=clean(article.url))
+                    )
+        return (found[0][0], found[0][1]) if len(found) == 1 else None
 
     def _update_article(
         self, session: Session, article_id: int, article: ArticleWrite, now: datetime

@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -190,3 +192,54 @@ class StateRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoryRow(Base):
+    """A story: articles from one or several outlets about the same event."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Earliest and latest article time (published, else first seen) among its members.
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    article_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+
+class StoryArticleRow(Base):
+    """An article's place in a story and its MinHash print (aggregator.stories)."""
+
+    __tablename__ = "story_articles"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    title_key: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_story_articles_story_id", "story_id", "seen_at"),)
+
+
+class StoryBandRow(Base):
+    """LSH band hashes of an article's print: candidates are the articles sharing a band."""
+
+    __tablename__ = "story_bands"
+
+    band_hash: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Looked up by band hash through the primary key; on SQLite the table *is* that B-tree
+    # (WITHOUT ROWID): each article writes 32 rows, and every index more is 32 more random
+    # B-tree inserts. The article_id index serves ON DELETE CASCADE (retention).
+    __table_args__ = (
+        Index("ix_story_bands_article_id", "article_id"),
+        {"sqlite_with_rowid": False},
+    )

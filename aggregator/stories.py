@@ -1,0 +1,387 @@
+"""Story clusters: the same event reported by several outlets, as pure functions and records.
+
+Korean outlets republish Yonhap wire copy with small edits: a headline marker (``[속보]``,
+``(종합2보)``), their own dateline and byline, a photo credit, a copyright footer, a trimmed
+ending. :func:`normalize_text` and :func:`normalize_title` strip that furniture;
+:func:`fingerprint` turns what is left into a :class:`StoryPrint` (a MinHash signature of
+character shingles, computed with datasketch, and its LSH band hashes); :func:`match_score`
+decides whether two prints are one story (estimated Jaccard and containment of the texts,
+together with headline similarity, within a time window); :func:`choose_story` picks the
+story of the best match among candidates.
+
+It does no I/O: the store keeps prints and band hashes in the database and looks
+candidates up by band hash (``aggregator.store.story_sql``); the evaluation
+(``bench/stories_eval.py``) uses the same functions with an in-memory index. datasketch
+(and so numpy) is imported only inside :func:`fingerprint`: the reading commands import
+this module for its records and must not pay for numpy.
+
+Why our own normalizer and decision rule: they are the Korean-specific core of the feature
+(no library knows 연합뉴스 datelines); MinHash itself is datasketch's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import unicodedata
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = [
+    "BANDS",
+    "NUM_PERM",
+    "ROWS",
+    "StoryInfo",
+    "StoryMatch",
+    "StoryMember",
+    "StoryPrint",
+    "choose_story",
+    "fingerprint",
+    "language_key",
+    "match_score",
+    "normalize_text",
+    "normalize_title",
+    "title_similarity",
+]
+
+# 32 bands of 4 rows: two texts with Jaccard 0.5 share a band with probability
+# 1 - (1 - 0.5**4)**32 ≈ 0.87, at 0.6 ≈ 0.98, at 0.3 only 0.23; candidates are then verified
+# on the full signature. Changing these needs `aggregator stories rebuild`.
+BANDS = 32
+ROWS = 4
+NUM_PERM = BANDS * ROWS
+SHINGLE = 5
+# Wire copies agree most at the top; the first characters are enough and keep the hashing
+# cost bounded for long features.
+MAX_SHINGLE_CHARS = 2500
+_SEED = 1
+DEFAULT_MIN_TEXT_CHARS = 60
+LONG_TEXT_SHINGLES = 300
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMatch:
+    """When two articles are one story (config ``stories``)."""
+
+    window: timedelta = timedelta(hours=48)
+    # Estimated Jaccard of the texts' shingles, with a similar headline.
+    threshold: float = 0.5
+    title_threshold: float = 0.3
+    # Texts this similar are one story whatever the headline says.
+    text_only_threshold: float = 0.8
+    # Shorter text almost wholly inside the longer one (a trimmed copy), with a similar
+    # headline.
+    containment_threshold: float = 0.85
+    min_text_chars: int = DEFAULT_MIN_TEXT_CHARS
+    max_candidates: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPrint:
+    """What the store keeps per article to find its story."""
+
+    signature: tuple[int, ...]  # NUM_PERM 32-bit MinHash values
+    bands: tuple[int, ...]  # BANDS signed 64-bit hashes (band index included)
+    size: int  # number of distinct shingles
+    title_key: str
+    language: str  # "ko", else the declared language or "other"
+    seen_at: datetime  # published time, else first seen
+
+    def signature_bytes(self) -> bytes:
+        return struct.pack(f"<{len(self.signature)}I", *self.signature)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """One article of a story, as the digest and ``show`` list it."""
+
+    article_id: int
+    outlet: str
+    title: str
+    url: str | None
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryInfo:
+    """An article's story: every member (itself included), earliest first."""
+
+    story_id: int
+    members: tuple[StoryMember, ...]
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.outlet for m in self.members))
+
+
+def unpack_signature(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // 4}I", data)
+
+
+# -- normalization ------------------------------------------------------------------------
+
+_MARKER_WORDS = (
+    "속보|단독|종합|포토|사설|칼럼|영상|사진|그래픽|인터뷰|게시판|인사|부고|전문|일문일답|"
+    "\\d+보|상보|1보|2보|3보|재송|수정|보강|긴급|특보|이슈|르포|기획|오늘의|날씨|breaking|update|"
+    "updated|exclusive|photo|video|lead|urgent"
+)
+# [속보] (종합2보) <단독> 【포토】 ... at either end of a headline; short, so a real
+# parenthesis in the middle of a headline stays.
+_TITLE_MARKER = re.compile(
+    rf"^\s*[\[(<【〈「『]\s*(?:[^\[\]()<>【】〈〉]{{0,6}}(?:{_MARKER_WORDS})[^\[\]()<>【】〈〉]{{0,6}})"
+    rf"\s*[\])>】〉」』]\s*"
+    rf"|\s*[\[(<【〈「『]\s*(?:[^\[\]()<>【】〈〉]{{0,6}}(?:{_MARKER_WORDS})[^\[\]()<>【】〈〉]{{0,6}})"
+    rf"\s*[\])>】〉」』]\s*$",
+    re.IGNORECASE,
+)
+# "… - 연합뉴스", "… | 한겨레": an outlet's name after the headline.
+_TITLE_OUTLET = re.compile(r"\s+[-|–—:]\s+[^-|–—:]{1,20}$")
+# Headline abbreviations in hanja: spelled out so that an outlet writing 美 and one writing
+# 미국 agree.
+_HANJA = {
+    "美": "미국",
+    "中": "중국",
+    "日": "일본",
+    "北": "북한",
+    "南": "남한",
+    "與": "여당",
+    "野": "야당",
+    "靑": "청와대",
+    "英": "영국",
+    "獨": "독일",
+    "佛": "프랑스",
+    "露": "러시아",
+    "韓": "한국",
+    "檢": "검찰",
+    "警": "경찰",
+    "軍": "군",
+    "故": "고",
+    "前": "전",
+    "現": "현",
+    "新": "신",
+    "對": "대",
+    "反": "반",
+    "親": "친",
+    "非": "비",
+    "女": "여",
+    "男": "남",
+}
+_HANJA_RE = re.compile("|".join(map(re.escape, _HANJA)))
+
+
+def normalize_title(title: str) -> str:
+    """A headline without markers, outlet suffix, punctuation or case: ``'[속보] 美 금리
+    동결(종합2보)'`` → ``'미국 금리 동결'``."""
+    text = unicodedata.normalize("NFKC", title)
+    text = _HANJA_RE.sub(lambda m: " " + _HANJA[m.group(0)] + " ", text)
+    for _ in range(4):
+        stripped = _TITLE_MARKER.sub(" ", text).strip()
+        if stripped == text.strip():
+            break
+        text = stripped
+    text = _TITLE_OUTLET.sub("", text)
+    words = re.findall(r"\w+", text.casefold())
+    return " ".join(words)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+# "(서울=연합뉴스) 홍길동 기자 =", "[세종=뉴시스] 김철수 기자 =", "【베이징=뉴스1】",
+# "(서울=뉴스1) 홍길동 이영희 기자 =": an agency dateline, with the byline after it.
+_DATELINE = re.compile(
+    r"[(\[【<〈]\s*[^()\[\]【】<>〈〉=]{1,15}=\s*[^()\[\]【】<>〈〉]{1,20}[)\]】>〉]"
+    r"(?:\s*[가-힣]{2,4}(?:[ ,·]+[가-힣]{2,4}){0,3}\s*(?:선임|수석|객원|인턴)?\s*"
+    r"(?:기자|특파원|통신원|리포터))?\s*=?"
+)
+# "홍길동 기자 =", "홍길동 기자", "김철수 특파원" and the like, standing alone.
+_BYLINE = re.compile(
+    r"(?:^|(?<=[\s/=]))[가-힣]{2,4}(?:[ ,·]+[가-힣]{2,4}){0,3}\s*(?:선임|수석|객원|인턴)?\s*"
+    r"(?:기자|특파원|통신원|리포터|논설위원)(?=\s|$|=|[.,)/])\s*=?"
+)
+# "(사진=연합뉴스)", "[사진=독자 제공]", "사진=…" captions and credits.
+_PHOTO = re.compile(
+    r"[(\[<【]\s*(?:사진|그래픽|자료|영상|촬영|제공|출처|photo|image)\s*[=:][^()\[\]<>【】]{0,60}"
+    r"[)\]>】]|(?:사진|그래픽|촬영|출처)\s*=\s*\S+(?:\s+\S+)?(?:\s*제공)?",
+    re.IGNORECASE,
+)
+# Whole lines that are furniture: copyright footers, timestamps, captions, related links.
+_FURNITURE_LINE = re.compile(
+    r"ⓒ|©|copyright|무단\s*전재|재배포\s*금지|all rights reserved|저작권자"
+    r"|^\s*(?:입력|수정|등록|승인|송고|기사입력|최종수정|업데이트)\s*[:：]?\s*\d"
+    r"|^\s*(?:관련\s*기사|관련기사|함께 보면 좋은|많이 본 뉴스|추천\s*기사)"
+    r"|^\s*[▶►☞]",
+    re.IGNORECASE,
+)
+
+
+def normalize_text(text: str) -> str:
+    """Article text without datelines, bylines, photo credits, e-mail addresses, links and
+    copyright footers, NFKC-normalized and case-folded, one space between words."""
+    text = unicodedata.normalize("NFKC", text)
+    kept: list[str] = []
+    for line in text.splitlines():
+        if _FURNITURE_LINE.search(line):
+            continue
+        line = _EMAIL.sub(" ", line)
+        line = _URL.sub(" ", line)
+        line = _PHOTO.sub(" ", line)
+        line = _DATELINE.sub(" ", line)
+        line = _BYLINE.sub(" ", line)
+        words = re.findall(r"\w+", line.casefold())
+        if words:
+            kept.append(" ".join(words))
+    return " ".join(kept)
+
+
+def _hangul_ratio(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
+
+
+def language_key(declared: str | None, text: str) -> str:
+    """ "ko" for Korean text (by its share of Hangul, whatever the feed declared), else the
+    declared language's primary subtag, else "other": Korean and English articles about one
+    event are different stories to their readers."""
+    if _hangul_ratio(text[:2000]) >= 0.3:
+        return "ko"
+    if declared:
+        primary = declared.strip().lower().split("-")[0].split("_")[0]
+        if primary and primary != "ko":
+            return primary[:8]
+    return "other"
+
+
+def _shingles(normalized: str) -> set[bytes]:
+    compact = normalized.replace(" ", "")[:MAX_SHINGLE_CHARS]
+    if len(compact) < SHINGLE:
+        return {compact.encode()} if compact else set()
+    return {compact[i : i + SHINGLE].encode() for i in range(len(compact) - SHINGLE + 1)}
+
+
+_PERMUTATIONS: Any = None
+
+
+def _minhash(shingles: Iterable[bytes]) -> tuple[int, ...]:
+    from datasketch import MinHash
+
+    global _PERMUTATIONS
+    # The permutations depend only on the seed: computed once per process, they make each
+    # MinHash cheap to create. crc32 (C) instead of datasketch's default SHA-1 (per
+    # shingle in Python) triples the speed; 32 bits are plenty for a few thousand shingles.
+    if _PERMUTATIONS is None:
+        _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=_SEED).permutations
+    sketch = MinHash(
+        num_perm=NUM_PERM,
+        seed=_SEED,
+        hashfunc=zlib.crc32,
+        permutations=_PERMUTATIONS,
+        scheme="affine32",
+    )
+    sketch.update_batch(list(shingles))
+    return tuple(int(v) for v in sketch.hashvalues)
+
+
+def band_hashes(signature: Sequence[int]) -> tuple[int, ...]:
+    """One signed 64-bit hash per band (fits BIGINT); the band's index is part of it."""
+    out = []
+    for band in range(BANDS):
+        rows = signature[band * ROWS : (band + 1) * ROWS]
+        data = struct.pack(f"<H{len(rows)}I", band, *rows)
+        out.append(
+            int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
+        )
+    return tuple(out)
+
+
+def fingerprint(
+    title: str,
+    text: str,
+    *,
+    language: str | None,
+    seen_at: datetime,
+    min_text_chars: int = DEFAULT_MIN_TEXT_CHARS,
+) -> StoryPrint | None:
+    """The article's print, or None when its text is too short to tell stories apart
+    (a title-only entry): such an article stays a story of its own."""
+    normalized = normalize_text(text)
+    if len(normalized.replace(" ", "")) < min_text_chars:
+        return None
+    shingles = _shingles(normalized)
+    signature = _minhash(shingles)
+    return StoryPrint(
+        signature=signature,
+        bands=band_hashes(signature),
+        size=len(shingles),
+        title_key=normalize_title(title),
+        language=language_key(language, text),
+        seen_at=seen_at,
+    )
+
+
+# -- deciding -----------------------------------------------------------------------------
+
+
+def _bigrams(key: str) -> set[str]:
+    compact = key.replace(" ", "")
+    if len(compact) < 2:
+        return {compact} if compact else set()
+    return {compact[i : i + 2] for i in range(len(compact) - 1)}
+
+
+def title_similarity(a: str, b: str) -> float:
+    """Overlap of two normalized headlines' character bigrams, relative to the shorter one
+    (an outlet's shortened headline still agrees with the wire's)."""
+    x, y = _bigrams(a), _bigrams(b)
+    if not x or not y:
+        return 0.0
+    return len(x & y) / min(len(x), len(y))
+
+
+def estimated_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
+    if not a or len(a) != len(b):
+        return 0.0
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def match_score(new: StoryPrint, other: StoryPrint, match: StoryMatch) -> float | None:
+    """How well ``other`` matches ``new`` (higher is better), or None: not one story."""
+    if new.language != other.language or abs(new.seen_at - other.seen_at) > match.window:
+        return None
+    jaccard = estimated_jaccard(new.signature, other.signature)
+    title = title_similarity(new.title_key, other.title_key)
+    # A short text (a photo caption, a one-line summary) is shared by different stories of
+    # one event or one photo series: only a long one may overrule the headline.
+    if jaccard >= match.text_only_threshold and min(new.size, other.size) >= LONG_TEXT_SHINGLES:
+        return jaccard + title
+    if title < match.title_threshold:
+        return None
+    if jaccard >= match.threshold:
+        return jaccard + title
+    # |A ∩ B| from the Jaccard estimate and both set sizes: a trimmed copy is mostly inside
+    # the full one even when their Jaccard is low.
+    smaller = min(new.size, other.size)
+    if jaccard > 0 and smaller:
+        common = jaccard * (new.size + other.size) / (1 + jaccard)
+        if common / smaller >= match.containment_threshold:
+            return jaccard + title
+    return None
+
+
+def choose_story(
+    new: StoryPrint,
+    candidates: Iterable[tuple[int, StoryPrint]],
+    match: StoryMatch,
+) -> int | None:
+    """The story id of the best-matching candidate ``(story_id, print)``, or None."""
+    best: tuple[float, int] | None = None
+    for story_id, other in candidates:
+        score = match_score(new, other, match)
+        if score is not None and (best is None or score > best[0]):
+            best = (score, story_id)
+    return None if best is None else best[1]
