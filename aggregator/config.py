@@ -216,6 +216,8 @@ class ExportConfig(_Frozen):
     # Write every export here on a schedule (for static hosting); None: do not.
     dir: str | None = None
     every: Duration = timedelta(minutes=15)
+    # One entry per story (the same event from several outlets): its earliest article.
+    collapse_stories: bool = False
 
     @field_validator("base_url")
     @classmethod

@@ -527,3 +527,29 @@ def test_exports_do_not_import_extraction(tmp_path: Path, args: list[str]) -> No
     )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
     assert (tmp_path / "out").stat().st_size > 100
+
+
+# -- stories -----------------------------------------------------------------------------------
+
+
+def test_collapse_stories_exports_a_story_once_as_its_earliest_article(store: Store) -> None:
+    from aggregator.export.items import collapse_stories
+    from tests.test_story_sql import publish_wire_story
+
+    ids = publish_wire_story(store)  # one wire story from three outlets, and one other story
+    config = parse_config(
+        {"export": {"base_url": "https://feeds.example", "collapse_stories": True}}
+    )
+    whole = feedparser.parse(render(store, "atom"))
+    collapsed = feedparser.parse(Exporter(store, config).render_feed(Selection(), "atom").body)
+    assert len(whole.entries) == 4 and collapsed.bozo == 0
+    links = [e.link for e in collapsed.entries]
+    assert sorted(links) == ["https://news1.example/2", "https://yna.example/1"]
+
+    _, _, rows = store.export_rows(tags=(), since=None, limit=10)
+    story_of = {a: s for a, (s, _) in store.story_representatives([r.id for r in rows]).items()}
+    kept = collapse_stories(rows, story_of)
+    assert [r.id for r in kept].count(ids["https://yna.example/1"]) == 1
+    # The story takes the place of its newest row: the order of the feed is kept.
+    assert kept[0].id == ids["https://yna.example/1"] and len(kept) == 2
+    assert collapse_stories(rows, {}) == rows

@@ -38,6 +38,7 @@ __all__ = [
     "Selection",
     "SourceFeed",
     "build_items",
+    "collapse_stories",
     "entry_id",
     "feed_id",
     "tag_labels",
@@ -217,6 +218,30 @@ def _item(article: ExportArticle, ctx: _Context) -> ExportItem:
         content_html=content,
         source=source,
     )
+
+
+def collapse_stories(rows: list[ExportArticle], story_of: Mapping[int, int]) -> list[ExportArticle]:
+    """One entry per story (``story_of``: article id → story id): the story's earliest
+    article among ``rows``, in the place of the story's first row. The earliest, so that a
+    later copy of the story arriving does not replace the entry a reader already has."""
+    earliest: dict[int, ExportArticle] = {}
+    for row in rows:
+        story = story_of.get(row.id)
+        if story is None:
+            continue
+        best = earliest.get(story)
+        if best is None or (row.first_seen_at, row.id) < (best.first_seen_at, best.id):
+            earliest[story] = row
+    out: list[ExportArticle] = []
+    placed: set[int] = set()
+    for row in rows:
+        story = story_of.get(row.id)
+        if story is None:
+            out.append(row)
+        elif story not in placed:
+            placed.add(story)
+            out.append(earliest[story])
+    return out
 
 
 def build_items(

@@ -40,13 +40,14 @@ from aggregator.export.items import (
     RowStep,
     Selection,
     build_items,
+    collapse_stories,
     feed_id,
     tag_labels,
 )
 from aggregator.export.opml import OpmlFeed, unparse
 from aggregator.export.syndication import CONTENT_TYPES, FeedMeta, render
 from aggregator.store import Store
-from aggregator.store.export_sql import ExportFeed, ExportStamp
+from aggregator.store.export_sql import ExportArticle, ExportFeed, ExportStamp
 
 __all__ = [
     "FORMATS",
@@ -148,6 +149,10 @@ class Exporter:
         with self._items_lock:
             self._items.clear()
 
+    def _collapse_stories(self, rows: list[ExportArticle]) -> list[ExportArticle]:
+        stories = self.store.story_representatives([row.id for row in rows])
+        return collapse_stories(rows, {aid: story for aid, (story, _) in stories.items()})
+
     def set_base_url(self, base_url: str) -> None:
         """Where readers reach the feeds, when only known once bound (``serve`` on port 0)."""
         self._fixed_base = base_url.rstrip("/")
@@ -214,7 +219,10 @@ class Exporter:
         )
         validator = self._feed_validator(selection, fmt, stamp, feeds)
         with self._items_lock:
-            items = build_items(articles, feeds, self.config, steps=self.steps, cache=self._items)
+            steps = self.steps
+            if self.config.export.collapse_stories:
+                steps = (*steps, self._collapse_stories)
+            items = build_items(articles, feeds, self.config, steps=steps, cache=self._items)
             while len(self._items) > self._item_entries:
                 self._items.popitem(last=False)
         labels = tag_labels(self.config)
