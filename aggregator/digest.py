@@ -17,6 +17,7 @@ import json
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -240,19 +241,20 @@ def build_digest(
     ``stories`` (``StoryQueries.story_info``) maps an article id to its story: the rows of
     one story make one line, shown for its earliest row, listing the other outlets; stories
     covered by more outlets come first, then the newest."""
-    rows = _one_row_per_story(rows, stories or {})
     rank = {tag: i for i, tag in enumerate(tag_order)}
+    all_rows = list(rows)
+    # Counts are of articles, as ``counts`` from the database are: a story of three outlets
+    # is one line and three articles.
+    loaded: Counter[str | None] = Counter(_section(row.tags, rank)[1] for row in all_rows)
     grouped: dict[str | None, list[tuple[datetime, int, tuple[str, ...], DigestRowLike]]] = {}
-    for row in rows:
-        # Configured tags in config order, then any others (the config was edited) by name.
-        ordered = tuple(sorted(dict.fromkeys(row.tags), key=lambda t: (rank.get(t, len(rank)), t)))
-        section = ordered[0] if ordered and ordered[0] in rank else None
+    for row in _one_row_per_story(all_rows, stories or {}):
+        ordered, section = _section(row.tags, rank)
         when = row.published_at or row.first_seen_at
         grouped.setdefault(section, []).append((when, row.id, ordered, row))
     sections = []
     for tag in [*tag_order, None]:
         members = grouped.get(tag, [])
-        total = max(len(members), (counts or {}).get(tag, 0))
+        total = max(loaded[tag], (counts or {}).get(tag, 0))
         if not total:
             continue
         members.sort(key=lambda m: (_outlet_count(m[3], stories), m[0], m[1]), reverse=True)
@@ -272,6 +274,13 @@ def build_digest(
         date_heading=date_heading(now.astimezone(tz).date()),
         sections=tuple(sections),
     )
+
+
+def _section(tags: Iterable[str], rank: Mapping[str, int]) -> tuple[tuple[str, ...], str | None]:
+    """An article's tags in config order (then any others, the config was edited, by name)
+    and the section it goes to: its first configured tag, else None ("Other")."""
+    ordered = tuple(sorted(dict.fromkeys(tags), key=lambda t: (rank.get(t, len(rank)), t)))
+    return ordered, ordered[0] if ordered and ordered[0] in rank else None
 
 
 def _one_row_per_story(

@@ -208,6 +208,11 @@ def test_three_outlets_one_wire_story_one_digest_line(
     for single in lines[1:]:
         assert single["story_id"] is None and len(single["outlets"]) == 1
 
+    # Counts stay counts of articles: six articles, four lines.
+    document = json.loads(run("digest", "--config", str(config), "--format", "json").output)
+    assert sum(document["counts"].values()) == 6
+    assert sum(section["count"] for section in document["sections"]) == 6
+
     text = run("digest", "--config", str(config)).output
     assert text.count("경제정책 방향 확정") == 1
     assert "연합뉴스 +2: 뉴스1, 헤럴드경제" in text
