@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from aggregator.store.reading_sql import StoryInfo, StoryMember
+
 __all__ = [
     "BANDS",
     "NUM_PERM",
@@ -93,29 +95,6 @@ class StoryPrint:
 
     def signature_bytes(self) -> bytes:
         return struct.pack(f"<{len(self.signature)}I", *self.signature)
-
-
-@dataclass(frozen=True, slots=True)
-class StoryMember:
-    """One article of a story, as the digest and ``show`` list it."""
-
-    article_id: int
-    outlet: str
-    title: str
-    url: str | None
-    published: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoryInfo:
-    """An article's story: every member (itself included), earliest first."""
-
-    story_id: int
-    members: tuple[StoryMember, ...]
-
-    @property
-    def outlets(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(m.outlet for m in self.members))
 
 
 def unpack_signature(data: bytes) -> tuple[int, ...]:

@@ -22,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aggregator import search as tok
 from aggregator.errors import StoreError
 from aggregator.store.dbapi import Array, Sql, as_utc
-from aggregator.stories import StoryInfo, StoryMember
+
+if TYPE_CHECKING:
+    from aggregator.search import Term
 
 __all__ = [
     "LEAD_SOURCE_CHARS",
@@ -36,6 +37,8 @@ __all__ = [
     "DigestRow",
     "Reading",
     "SearchHit",
+    "StoryInfo",
+    "StoryMember",
     "search_body",
     "stems",
 ]
@@ -112,6 +115,29 @@ class SearchHit:
     snippet: str
     # The substrings of the title and snippet that matched, for highlighting.
     matched_terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """One article of a story, as the digest and ``show`` list it."""
+
+    article_id: int
+    outlet: str
+    title: str
+    url: str | None
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryInfo:
+    """An article's story: every member (itself included), earliest first."""
+
+    story_id: int
+    members: tuple[StoryMember, ...]
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.outlet for m in self.members))
 
 
 def _utc(value: Any) -> datetime:
@@ -447,6 +473,9 @@ class Reading:
         """Articles matching every term of ``query``, best first (newest first among equal
         scores). ``tags``: any of them; ``since``: published (or first seen) at or after.
         Raises StoreError for a query with nothing to search for."""
+        # Imported here: the tokenizer's patterns cost ~15 ms, which digest and show need not pay.
+        from aggregator import search as tok
+
         terms = tok.parse_query(query)
         if since is not None and since.tzinfo is None:
             raise StoreError("search: since must be an aware datetime")
@@ -458,8 +487,10 @@ class Reading:
             return self._hits(terms, ranked) if ranked else []
 
     def _ranked(
-        self, terms: Sequence[tok.Term], tags: list[str], since: datetime | None, limit: int
+        self, terms: Sequence[Term], tags: list[str], since: datetime | None, limit: int
     ) -> list[tuple[int, float]]:
+        from aggregator import search as tok
+
         params: dict[str, Any] = {"limit": limit}
         filters = ""
         if tags:
@@ -527,7 +558,9 @@ class Reading:
             reverse=True,
         )[:limit]
 
-    def _hits(self, terms: Sequence[tok.Term], ranked: list[tuple[int, float]]) -> list[SearchHit]:
+    def _hits(self, terms: Sequence[Term], ranked: list[tuple[int, float]]) -> list[SearchHit]:
+        from aggregator import search as tok
+
         ids = [i for i, _ in ranked]
         rows = {
             row[0]: row
