@@ -580,7 +580,7 @@ def make_console(file: IO[str] | None = None, width: int | None = None) -> Conso
 def _counts_line(digest: Digest) -> Text:
     line = Text()
     total = digest.total
-    line.append(f"{total} {'story' if total == 1 else 'stories'}", style="bold")
+    line.append(f"{total} {'article' if total == 1 else 'articles'}", style="bold")
     for section in digest.sections:
         line.append("  ·  ", style="dim")
         line.append(section.label)
@@ -721,7 +721,7 @@ def render_markdown(digest: Digest) -> str:
     lines = [f"# {digest.date_heading}", ""]
     counts = " · ".join(f"{_md(s.label)} {s.count}" for s in digest.sections)
     total = digest.total
-    summary = f"{total} {'story' if total == 1 else 'stories'}"
+    summary = f"{total} {'article' if total == 1 else 'articles'}"
     lines.append(
         f"{summary} since {since:%Y-%m-%d %H:%M} {since.tzname()}"
         + (f": {counts}" if counts else "")
