@@ -32,8 +32,8 @@ from rich.text import Text
 from aggregator.terminal import clean, clean_line
 
 if TYPE_CHECKING:
+    from aggregator.models import StoryInfo, StoryMember
     from aggregator.store.reading_sql import ArticleDetail
-    from aggregator.stories import StoryInfo, StoryMember
 
 __all__ = [
     "DIGEST_JSON_SCHEMA",

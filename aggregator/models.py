@@ -121,3 +121,26 @@ class FeedUpdateResult:
     http_status: int | None = None
     entries_seen: int = 0
     extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """One article of a story, as the digest and ``show`` list it."""
+
+    article_id: int
+    outlet: str
+    title: str
+    url: str | None
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryInfo:
+    """An article's story: every member (itself included), earliest first."""
+
+    story_id: int
+    members: tuple[StoryMember, ...]
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(m.outlet for m in self.members))

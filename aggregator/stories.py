@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aggregator.store.reading_sql import StoryInfo, StoryMember
+from aggregator.models import StoryInfo, StoryMember
 
 __all__ = [
     "BANDS",

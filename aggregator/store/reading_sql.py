@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import StoreError
+from aggregator.models import StoryInfo, StoryMember
 from aggregator.store.dbapi import Array, Sql, as_utc
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ __all__ = [
     "DigestRow",
     "Reading",
     "SearchHit",
-    "StoryInfo",
-    "StoryMember",
     "search_body",
     "stems",
 ]
@@ -115,29 +114,6 @@ class SearchHit:
     snippet: str
     # The substrings of the title and snippet that matched, for highlighting.
     matched_terms: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class StoryMember:
-    """One article of a story, as the digest and ``show`` list it."""
-
-    article_id: int
-    outlet: str
-    title: str
-    url: str | None
-    published: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoryInfo:
-    """An article's story: every member (itself included), earliest first."""
-
-    story_id: int
-    members: tuple[StoryMember, ...]
-
-    @property
-    def outlets(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(m.outlet for m in self.members))
 
 
 def _utc(value: Any) -> datetime:
