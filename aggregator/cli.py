@@ -1082,7 +1082,7 @@ def search_cmd(
     from rich.padding import Padding
     from rich.text import Text
 
-    from aggregator.digest import make_console
+    from aggregator.digest import make_console, print_trimmed
 
     config = _load_reading(ctx)
     _check_tags(config, tags)
@@ -1131,7 +1131,7 @@ def search_cmd(
         snippet = Text(clean_line(hit.snippet))
         snippet.highlight_words(terms, style="reverse", case_sensitive=False)
         # Padding keeps wrapped snippet lines under the title, not at the left margin.
-        console.print(Padding(Group(meta, snippet), (0, 0, 1, 9)))
+        print_trimmed(console, Padding(Group(meta, snippet), (0, 0, 1, 9)))
 
 
 # -- export / import / serve -----------------------------------------------------------------

@@ -48,6 +48,7 @@ __all__ = [
     "extract_lead",
     "make_console",
     "parse_since",
+    "print_trimmed",
     "render_article",
     "render_json",
     "render_markdown",
@@ -607,7 +608,7 @@ def _time_cell(when: datetime, now: datetime, tz: ZoneInfo) -> Text:
     return cell
 
 
-def _print_trimmed(console: Console, renderable: RenderableType) -> None:
+def print_trimmed(console: Console, renderable: RenderableType) -> None:
     """Print without the spaces rich pads every table line with to the full width: they
     are invisible on a terminal but litter piped output, files and diffs."""
     lines = []
@@ -861,7 +862,7 @@ def render_article(
     others = [m for m in story if m.article_id != view.id]
     if others:
         details.add_row(Text("story"), _story_lines(others, tz))
-    _print_trimmed(console, details)
+    print_trimmed(console, details)
     console.print(Rule(style="dim", characters="─"))
     paragraphs = _paragraphs(view.text) or _paragraphs(view.summary)
     if paragraphs and title and _normalized(paragraphs[0]) == _normalized(title):
@@ -872,4 +873,4 @@ def render_article(
     for index, paragraph in enumerate(paragraphs):
         if index:
             console.print()
-        _print_trimmed(console, Text(paragraph))
+        print_trimmed(console, Text(paragraph))
