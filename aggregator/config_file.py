@@ -195,6 +195,10 @@ def load_reading_config(
     directory = default_cache_dir() if cache_dir is None else cache_dir
     entry = directory / f"{_CACHE_PREFIX}{_cache_key(chosen, text)}.json"
     try:
+        # Only an entry of our own: in a shared or misconfigured cache directory another
+        # user could otherwise plant a view with another database.
+        if entry.stat().st_uid != os.getuid():
+            raise PermissionError(f"{entry} belongs to another user")
         cached = ReadingConfig.from_json(json.loads(entry.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         cached = None
@@ -212,6 +216,7 @@ def _store(directory: Path, entry: Path, view: ReadingConfig) -> None:
 
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)  # mkdir leaves an existing directory's mode as it was
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", dir=directory, prefix=".tmp-", suffix=".json", delete=False
         ) as handle:

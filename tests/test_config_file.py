@@ -103,3 +103,12 @@ def test_json_round_trip_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         read_config_file(tmp_path / "absent.yaml")
     assert feed_identity(" https://Example.com/rss/?utm_source=x ") == "https://example.com/rss"
+
+
+def test_cache_directory_is_private(tmp_path: Path) -> None:
+    path, cache = tmp_path / "config.yaml", tmp_path / "cache"
+    path.write_text(CONFIG, encoding="utf-8")
+    cache.mkdir(mode=0o777)
+    cache.chmod(0o777)
+    load_reading_config(path, Counting(), cache)
+    assert cache.stat().st_mode & 0o777 == 0o700

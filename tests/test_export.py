@@ -553,3 +553,32 @@ def test_collapse_stories_exports_a_story_once_as_its_earliest_article(store: St
     # The story takes the place of its newest row: the order of the feed is kept.
     assert kept[0].id == ids["https://yna.example/1"] and len(kept) == 2
     assert collapse_stories(rows, {}) == rows
+
+
+def test_validators_change_with_tags_and_story_assignments(store: Store) -> None:
+    """A retag or a `stories rebuild` changes what a feed holds without a new article: the
+    validator must change too, or readers keep a stale feed (304) and the cache serves it."""
+    from aggregator.config import StoriesConfig
+    from aggregator.stories_rebuild import rebuild_stories
+    from tests.test_story_sql import publish_wire_story
+
+    ids = publish_wire_story(store)
+    exporter = Exporter(store, make_config(collapse_stories=True))
+    first = exporter.feed_validator(Selection(), "atom")
+    before = store.article(ids["https://yna.example/1"])
+    assert before is not None
+    store.replace_tags(
+        {ids["https://yna.example/1"]: _tags("economy")}, now=NOW + timedelta(days=1)
+    )
+    retagged = exporter.feed_validator(Selection(), "atom")
+    assert retagged.etag != first.etag
+    # The same tags again change nothing.
+    store.replace_tags(
+        {ids["https://yna.example/1"]: _tags("economy")}, now=NOW + timedelta(days=2)
+    )
+    assert exporter.feed_validator(Selection(), "atom").etag == retagged.etag
+
+    # Stricter thresholds: the wire story falls apart into one story per outlet.
+    strict = StoriesConfig(min_text_chars=100_000)
+    rebuild_stories(store, strict, since=None)
+    assert exporter.feed_validator(Selection(), "atom").etag != retagged.etag

@@ -26,7 +26,13 @@ from sqlalchemy import BigInteger, case, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from aggregator.store.base import StoreBase
-from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
+from aggregator.store.tables import (
+    ArticleRow,
+    ArticleTagRow,
+    EntryRow,
+    FeedRow,
+    StoryArticleRow,
+)
 
 # Characters of text loaded for an article that has HTML: enough for its lead.
 TEXT_PREFIX_CHARS = 1000
@@ -56,11 +62,12 @@ class ExportIndexRow:
 class ExportStamp:
     """Changes whenever the selection's content does: a new article (or one falling out:
     count, sums, min and max of ids), an edit (the newest change time), an article reached
-    through another feed or given tags (its entries and tags)."""
+    through another feed or given tags (its entries and tags), a story assignment."""
 
     count: int
     newest_change: datetime | None
-    numbers: tuple[int, ...]  # id sum, id square sum, min id, max id, max entry id, tag rows
+    # id sum, id square sum, min id, max id, max entry id, tag rows, story id sum
+    numbers: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +202,11 @@ class ExportQueries(StoreBase):
             select(func.count())
             .select_from(ArticleTagRow)
             .where(ArticleTagRow.article_id.in_(ids))
+            .scalar_subquery(),
+            # Story assignments (export.collapse_stories): `stories rebuild` changes them
+            # without touching the articles.
+            select(func.coalesce(func.sum(cast(StoryArticleRow.story_id, BigInteger)), 0))
+            .where(StoryArticleRow.article_id.in_(ids))
             .scalar_subquery(),
         )
         count, newest, *numbers = session.execute(stmt).one()

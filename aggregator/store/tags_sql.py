@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from aggregator.models import TagAssignment
 from aggregator.store.base import StoreBase, clean
@@ -81,11 +81,33 @@ class TagQueries(StoreBase):
             for r in rows
         ]
 
-    def replace_tags(self, tags: Mapping[int, Sequence[TagAssignment]]) -> None:
-        """Replace every tag of these articles, all in one transaction."""
+    def replace_tags(
+        self, tags: Mapping[int, Sequence[TagAssignment]], now: datetime | None = None
+    ) -> None:
+        """Replace every tag of these articles, all in one transaction. An article whose set
+        of tags changes counts as changed (``changed_at``): its exported entry now has other
+        categories, and the exports' validators must say so."""
         if not tags:
             return
         with self._write() as session:
+            before: dict[int, set[str]] = {article_id: set() for article_id in tags}
+            for article_id, tag in session.execute(
+                select(ArticleTagRow.article_id, ArticleTagRow.tag).where(
+                    ArticleTagRow.article_id.in_(list(tags))
+                )
+            ):
+                before[article_id].add(tag)
+            changed = [
+                article_id
+                for article_id, assignments in tags.items()
+                if {t.tag for t in assignments} != before[article_id]
+            ]
+            if changed:
+                session.execute(
+                    update(ArticleRow)
+                    .where(ArticleRow.id.in_(changed))
+                    .values(changed_at=now or datetime.now(UTC))
+                )
             session.execute(delete(ArticleTagRow).where(ArticleTagRow.article_id.in_(list(tags))))
             rows = [
                 {
