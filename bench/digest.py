@@ -15,7 +15,7 @@ The schema is the project's own (``Store.open`` runs the migrations; the feeds a
 transactions, journal off for the build only, WAL set back afterwards), in the storage formats
 of the store: datetimes through the bind processor of the tables' own ``UTCDateTime`` column
 type, ``key_hash`` = ``store.base.digest(url)``, and the search index filled by the INSERT of
-``SearchQueries.index_article`` with the tokens of ``aggregator.search.index_text``, so that
+``SearchQueries.index_article`` with the tokens of ``aggregator.text.search.index_text``, so that
 search results are real. Rows are generated (and tokenized) in worker processes, inserted in id
 order by the main one.
 
@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from aggregator.search import index_text  # noqa: E402
+from aggregator.text.search import index_text  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from aggregator.store.base import digest  # noqa: E402
 from aggregator.store.tables import ArticleRow  # noqa: E402

@@ -25,10 +25,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aggregator.config import parse_config  # noqa: E402
-from aggregator.extract import extract_article  # noqa: E402
-from aggregator.pipeline import poll_feeds  # noqa: E402
-from aggregator.runtime import open_services  # noqa: E402
+from aggregator.config.schema import parse_config  # noqa: E402
+from aggregator.ingest.extract.article import extract_article  # noqa: E402
+from aggregator.ingest.pipeline import poll_feeds  # noqa: E402
+from aggregator.service.runtime import open_services  # noqa: E402
 
 CORPUS_PAGES = REPO.parent / "shared" / "corpus" / "pages"
 

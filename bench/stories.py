@@ -39,7 +39,7 @@ from aggregator.store.tables import (  # noqa: E402
     StoryBandRow,
     StoryRow,
 )
-from aggregator.stories import StoryMatch, StoryPrint, fingerprint  # noqa: E402
+from aggregator.ingest.stories import StoryMatch, StoryPrint, fingerprint  # noqa: E402
 
 SYLLABLES = [chr(c) for c in range(0xAC00, 0xAC00 + 2000, 7)]
 NOW = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)

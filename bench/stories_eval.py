@@ -17,7 +17,7 @@ repository) and builds, deterministically (fixed seed):
   with the original's opening (a fifth of it at most) as background, published 20-30 hours later.
 
 Every document is then clustered incrementally, in time order, with the same decision
-functions the store uses (:func:`aggregator.stories.choose_story`) over an in-memory band
+functions the store uses (:func:`aggregator.ingest.stories.choose_story`) over an in-memory band
 index, and the predicted same-story pairs are compared with the true ones.
 
 Usage: python bench/stories_eval.py [--corpus ../shared/corpus] [--threshold 0.5 ...]
@@ -41,9 +41,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from aggregator.errors import AggregatorError  # noqa: E402
-from aggregator.extract import text_from_feed_content  # noqa: E402
-from aggregator.parse import parse_feed  # noqa: E402
-from aggregator.stories import (  # noqa: E402
+from aggregator.ingest.extract.article import text_from_feed_content  # noqa: E402
+from aggregator.ingest.parse.xmlfeed import parse_feed  # noqa: E402
+from aggregator.ingest.stories import (  # noqa: E402
     StoryMatch,
     StoryPrint,
     choose_story,

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aggregator.categorize import compile_rules, tag_report  # noqa: E402
-from aggregator.config import load_config  # noqa: E402
+from aggregator.ingest.tag.rules import compile_rules, tag_report  # noqa: E402
+from aggregator.config.schema import load_config  # noqa: E402
 
 FEEDS = REPO.parent / "shared" / "corpus" / "feeds"
 _TAG = re.compile(r"<[^>]+>")
@@ -58,7 +58,7 @@ def main() -> None:
 
     code = (
         "import time; t = time.perf_counter(); "
-        "from aggregator.tagger.model import TopicModel; m = TopicModel.load(); "
+        "from aggregator.ingest.tag.model import TopicModel; m = TopicModel.load(); "
         "print(time.perf_counter() - t)"
     )
     load = float(
@@ -68,8 +68,8 @@ def main() -> None:
     )
     print(f"model load (import numpy + load, fresh process): {load * 1000:.0f} ms")
 
-    from aggregator.tagger import open_tagger
-    from aggregator.tagger.model import TopicModel, default_model_path
+    from aggregator.ingest.tag.loader import open_tagger
+    from aggregator.ingest.tag.model import TopicModel, default_model_path
 
     npz = default_model_path().with_suffix(".npz")
     print(f"model file: {npz.stat().st_size / 1e6:.1f} MB")

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from aggregator.categorize import compile_rules, keyword_pattern, tag_report, tags_for
-from aggregator.config import parse_config
+from aggregator.ingest.tag.rules import compile_rules, keyword_pattern, tag_report, tags_for
+from aggregator.config.schema import parse_config
 from aggregator.errors import ConfigError
-from aggregator.tagger.morph import KiwiMorphemes
+from aggregator.ingest.tag.morph import KiwiMorphemes
 
 CONFIG = parse_config(
     {
@@ -218,7 +218,7 @@ def test_model_threshold_and_configured_tags_only() -> None:
 
 
 def test_rules_and_the_real_model_together() -> None:
-    from aggregator.tagger.model import TopicModel
+    from aggregator.ingest.tag.model import TopicModel
 
     model = TopicModel.load()
     got = rich("北 탄도미사일 발사에 與野 한목소리 규탄", model=model, threshold=0.35)

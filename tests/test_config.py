@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import (
+from aggregator.config.schema import (
     DATABASE_ENV,
     default_database_url,
     load_config,

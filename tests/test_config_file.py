@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import Config, parse_config_text
-from aggregator.config_file import (
+from aggregator.config.schema import Config, parse_config_text
+from aggregator.config.file import (
     DATABASE_ENV,
     ReadingConfig,
     feed_identity,

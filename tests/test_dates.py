@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dates import KST, parse_date
+from aggregator.text.dates import KST, parse_date
 
 
 def utc(

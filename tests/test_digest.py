@@ -22,7 +22,7 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
-from aggregator.digest import (
+from aggregator.read.digest import (
     DIGEST_JSON_SCHEMA,
     DIGEST_JSON_SCHEMA_VERSION,
     LAST_DIGEST_STATE_KEY,

@@ -20,7 +20,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from aggregator.cli import cli
-from aggregator.config import Config, parse_config
+from aggregator.config.schema import Config, parse_config
 from aggregator.export.items import Selection, build_items, entry_id
 from aggregator.export.service import Exporter, write_export_dir
 from aggregator.models import TagAssignment
@@ -517,8 +517,8 @@ def test_exports_do_not_import_extraction(tmp_path: Path, args: list[str]) -> No
         "standalone_mode=False)\n"
         "except BaseException as exc:\n"
         "    print('EXIT', exc)\n"
-        "heavy = [m for m in ('trafilatura', 'pebble', 'aggregator.extract', "
-        "'aggregator.extract_pool', 'alembic', 'feedparser', 'httpx', 'apscheduler') "
+        "heavy = [m for m in ('trafilatura', 'pebble', 'aggregator.ingest.extract.article', "
+        "'aggregator.ingest.extract.pool', 'alembic', 'feedparser', 'httpx', 'apscheduler') "
         "if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
@@ -558,8 +558,8 @@ def test_collapse_stories_exports_a_story_once_as_its_earliest_article(store: St
 def test_validators_change_with_tags_and_story_assignments(store: Store) -> None:
     """A retag or a `stories rebuild` changes what a feed holds without a new article: the
     validator must change too, or readers keep a stale feed (304) and the cache serves it."""
-    from aggregator.config import StoriesConfig
-    from aggregator.stories_rebuild import rebuild_stories
+    from aggregator.config.schema import StoriesConfig
+    from aggregator.service.restory import rebuild_stories
     from tests.test_story_sql import publish_wire_story
 
     ids = publish_wire_story(store)

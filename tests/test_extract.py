@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ExtractError
-from aggregator.extract import (
+from aggregator.ingest.extract.article import (
     Block,
     Segment,
     block_from_text,
@@ -466,7 +466,7 @@ def test_parse_date(value: str | None, korean: bool, expected: datetime | None) 
 
 
 def test_feed_content_escaped_twice_is_decoded_not_shown_as_tags() -> None:
-    from aggregator.extract import text_from_feed_content
+    from aggregator.ingest.extract.article import text_from_feed_content
 
     doubly = (
         "&lt;table&gt;&lt;tr&gt;&lt;td&gt;&lt;img src=&quot;http://img.example/a.jpg&quot; /&gt;"

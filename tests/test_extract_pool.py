@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ExtractError
-from aggregator.extract_pool import ExtractionPool
+from aggregator.ingest.extract.pool import ExtractionPool
 from aggregator.models import ExtractedArticle
 
 PAGES = Path(__file__).parent / "data" / "pages"

@@ -1,4 +1,4 @@
-"""Tests of aggregator.fetch against real HTTP servers on 127.0.0.1 (never the internet).
+"""Tests of aggregator.ingest.fetch against real HTTP servers on 127.0.0.1 (never the internet).
 
 pytest-httpserver covers ordinary request/response cases; small socket servers started in
 threads (fixtures below) cover what it cannot script: dripping, stalling, garbage, counting
@@ -28,7 +28,7 @@ from werkzeug import Response
 
 from aggregator import __version__
 from aggregator.errors import BlockedAddressError, FetchError
-from aggregator.fetch import Fetcher, FetchSettings, HttpFetcher, blocked_address_reason
+from aggregator.ingest.fetch import Fetcher, FetchSettings, HttpFetcher, blocked_address_reason
 
 LOCAL = FetchSettings(
     allow_private_networks=True, connect_timeout=2.0, read_timeout=2.0, total_timeout=5.0

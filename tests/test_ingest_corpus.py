@@ -15,10 +15,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from aggregator.extract_pool import ExtractionPool
-from aggregator.fetch import FetchSettings, HttpFetcher
-from aggregator.parse import parse_feed, parse_feed_document
-from aggregator.pipeline import poll_feeds
+from aggregator.ingest.extract.pool import ExtractionPool
+from aggregator.ingest.fetch import FetchSettings, HttpFetcher
+from aggregator.ingest.parse.xmlfeed import parse_feed, parse_feed_document
+from aggregator.ingest.pipeline import poll_feeds
 
 from .conftest import CORPUS
 from .test_parse import _XFAIL, _case_meta, _requirement_met, looks_garbled

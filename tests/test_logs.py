@@ -6,13 +6,13 @@ import logging
 
 import pytest
 
-from aggregator.logs import setup_logging
+from aggregator.service.logs import setup_logging
 
 
 def emit(fmt: str) -> str:
     stream = io.StringIO()
     setup_logging("INFO", fmt, stream=stream)
-    logging.getLogger("aggregator.pipeline").info(
+    logging.getLogger("aggregator.ingest.pipeline").info(
         "feed updated",
         extra={
             "fields": {
@@ -49,7 +49,7 @@ def test_json_lines() -> None:
 
 def test_no_timestamps_under_journald(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
-    assert emit("text").startswith("INFO aggregator.pipeline: feed updated")
+    assert emit("text").startswith("INFO aggregator.ingest.pipeline: feed updated")
 
 
 def test_timestamps_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator.cli import cli
-from aggregator.config import load_config, parse_config
+from aggregator.config.schema import load_config, parse_config
 from aggregator.errors import ExportError
 from aggregator.export.opml import OpmlFeed, parse, unparse
 from aggregator.export.opml_import import PlannedFeed, apply_import, insert_feeds, plan_import

@@ -17,7 +17,7 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import ParsedFeed
-from aggregator.parse import clean_author, clean_text, parse_feed, parse_feed_document
+from aggregator.ingest.parse.xmlfeed import clean_author, clean_text, parse_feed, parse_feed_document
 from tests.conftest import CORPUS
 
 DATA = Path(__file__).parent / "data" / "feeds"
@@ -530,7 +530,7 @@ def test_chosun_politics_author_and_category(corpus_dir: Path) -> None:
 def test_joongang_korean_12_hour_dates_and_raw_pipes(corpus_dir: Path) -> None:
     data = (corpus_dir / "feeds" / "joongang_total_2018-10-19.xml").read_bytes()
     document = parse_feed_document(data, "https://example.kr/rss.xml")
-    from aggregator.dates import parse_date
+    from aggregator.text.dates import parse_date
 
     assert document.result["feed"]["published"] == "2018-10-19 오후 11:14:09"
     # feedparser itself reads this as midnight; 오후 11시 KST is 14:14 UTC.

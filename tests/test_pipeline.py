@@ -10,10 +10,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from aggregator.config import Config, parse_config
-from aggregator.extract_pool import ExtractionPool
-from aggregator.pipeline import Services, poll_feeds
-from aggregator.runtime import open_services
+from aggregator.config.schema import Config, parse_config
+from aggregator.ingest.extract.pool import ExtractionPool
+from aggregator.ingest.pipeline import Services, poll_feeds
+from aggregator.service.runtime import open_services
 
 from .sites import PARAGRAPHS, Item, article_page, items, rss
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.config import parse_config
+from aggregator.config.schema import parse_config
 from aggregator.models import TagAssignment
-from aggregator.retention import keep_days_for, prune
+from aggregator.service.upkeep import keep_days_for, prune
 from aggregator.store import Store
 from aggregator.store.daemon_sql import PruneCandidate
 
@@ -100,7 +100,7 @@ def test_keep_forever_prunes_nothing(store: Store) -> None:
 
 
 def test_prune_pages_through_many_candidates(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    import aggregator.retention as retention
+    import aggregator.service.upkeep as retention
 
     monkeypatch.setattr(retention, "BATCH", 3)  # page size, to exercise keyset paging
     a = feed_id(store, "https://a.example/rss")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.schedule import (
+from aggregator.ingest.schedule import (
     KOREA,
     SchedulePolicy,
     ServerHints,

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, text
 
-from aggregator import search as tok
+from aggregator.text import search as tok
 from aggregator.errors import StoreError
 from aggregator.models import TagAssignment
 from aggregator.store import ArticleWrite, Store, make_engine, upgrade_schema

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
-from aggregator.serve import FeedServer, is_loopback, parse_listen, start_server
+from aggregator.export.server import FeedServer, is_loopback, parse_listen, start_server
 from aggregator.store import Store, make_engine
 from tests.test_export import DEEP_SENTENCE, NOW, YNA, _tags, add, make_config, populate
 
@@ -291,7 +291,7 @@ def test_config_keys() -> None:
 
 
 def make_config_with(**data: Any) -> Any:
-    from aggregator.config import parse_config
+    from aggregator.config.schema import parse_config
 
     return parse_config(data)
 

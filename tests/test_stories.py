@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aggregator.stories import (
+from aggregator.ingest.stories import (
     BANDS,
     NUM_PERM,
     StoryMatch,
@@ -167,9 +167,9 @@ def test_quality_on_wire_copies_derived_from_the_corpus(corpus_dir: Path) -> Non
 def test_digest_shows_a_story_once_ranked_by_outlets() -> None:
     from zoneinfo import ZoneInfo
 
-    from aggregator.digest import build_digest, render_json
+    from aggregator.read.digest import build_digest, render_json
     from aggregator.store.reading_sql import DigestRow
-    from aggregator.stories import StoryInfo, StoryMember
+    from aggregator.ingest.stories import StoryInfo, StoryMember
 
     def row(ident: int, feed: str, title: str, hours: float) -> DigestRow:
         return DigestRow(
@@ -231,7 +231,7 @@ def test_digest_shows_a_story_once_ranked_by_outlets() -> None:
 
 
 def test_stories_config() -> None:
-    from aggregator.config import parse_config
+    from aggregator.config.schema import parse_config
     from aggregator.errors import ConfigError
 
     config = parse_config({"stories": {"window_hours": 24, "threshold": 0.6}})

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from aggregator.extract_pool import ExtractionPool
-from aggregator.pipeline import poll_feeds
+from aggregator.ingest.extract.pool import ExtractionPool
+from aggregator.ingest.pipeline import poll_feeds
 
 from .sites import PARAGRAPHS, Item, article_page, items, rss
 from .test_cli import run, write_config

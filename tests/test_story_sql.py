@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aggregator.config import StoriesConfig
+from aggregator.config.schema import StoriesConfig
 from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
-from aggregator.stories import StoryMatch, fingerprint
-from aggregator.stories_rebuild import rebuild_stories
+from aggregator.ingest.stories import StoryMatch, fingerprint
+from aggregator.service.restory import rebuild_stories
 
 from .sites import PARAGRAPHS
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import systemd
+from aggregator.service import systemd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 UNIT = REPO_ROOT / "systemd" / "aggregator.service"
@@ -129,7 +129,7 @@ def test_unsupported_address_is_ignored(address: str) -> None:
 
 @linux_only
 def test_socket_errors_do_not_raise(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="aggregator.systemd")
+    caplog.set_level(logging.DEBUG, logger="aggregator.service.systemd")
     missing = str(tmp_path / "gone.sock")
     assert systemd.ready({"NOTIFY_SOCKET": missing}) is False
     assert systemd.stopping({"NOTIFY_SOCKET": "@aggregator-test-nobody-listens"}) is False
@@ -211,7 +211,7 @@ def test_unit_states_the_requirements() -> None:
     assert interval is not None and interval <= 30
 
     # systemd must not SIGKILL the daemon while it is still inside its own shutdown grace.
-    from aggregator.config import Config
+    from aggregator.config.schema import Config
 
     grace = getattr(Config().schedule, "shutdown_grace", 20.0)
     grace = grace.total_seconds() if isinstance(grace, timedelta) else float(grace)

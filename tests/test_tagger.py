@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aggregator.config import parse_config
+from aggregator.config.schema import parse_config
 from aggregator.errors import TaggerError
-from aggregator.tagger import open_tagger
-from aggregator.tagger.features import FEATURE_VERSION, HASH_BITS, fingerprint, raw_features
-from aggregator.tagger.metrics import classification_report
-from aggregator.tagger.model import TopicModel, default_model_path, hangul_share
+from aggregator.ingest.tag.loader import open_tagger
+from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, fingerprint, raw_features
+from aggregator.ingest.tag.metrics import classification_report
+from aggregator.ingest.tag.model import TopicModel, default_model_path, hangul_share
 
 from .conftest import CORPUS_LABELS
 
@@ -139,7 +139,7 @@ def test_held_out_quality_is_not_broken(model: TopicModel) -> None:
     without): a broken model or feature change drops far below the recorded ~0.85."""
     if not YNAT.is_file():
         pytest.skip(f"KLUE YNAT not found at {YNAT}")
-    from aggregator.tagger.train import load_ynat, stratified_split
+    from aggregator.ingest.tag.train import load_ynat, stratified_split
 
     meta = model.meta
     tags, texts = load_ynat(YNAT)

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli import cli
-from aggregator.config import parse_config
+from aggregator.config.schema import parse_config
 from aggregator.models import TagAssignment
 from aggregator.store import Store
-from aggregator.tagger import open_tagger
-from aggregator.tagging import predict_label, retag
+from aggregator.ingest.tag.loader import open_tagger
+from aggregator.ingest.tag.explain import predict_label, retag
 
 from .sites import Item, rss
 

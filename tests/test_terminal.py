@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from aggregator.terminal import clean, clean_line
+from aggregator.text.terminal import clean, clean_line
 
 HOSTILE = [
     "[bold red]빨간 제목[/bold red]",

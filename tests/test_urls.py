@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.urls import absolute_url, canonicalize_url, is_http_url
+from aggregator.text.urls import absolute_url, canonicalize_url, is_http_url
 
 
 @pytest.mark.parametrize(

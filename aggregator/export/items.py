@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Literal
 
-from aggregator.config import Config, Republish
+from aggregator.config.schema import Config, Republish
 from aggregator.export.sanitize import html_to_text, sanitize_html, xml_safe
 from aggregator.store.export_sql import ExportArticle, ExportFeed
 
@@ -163,7 +163,7 @@ def _updated(article: ExportArticle) -> datetime:
 def _lead(text: str, title: str, cells: int = SUMMARY_CELLS) -> str:
     # digest.extract_lead knows Korean datelines and bylines; imported here so that the
     # module stays importable without rich when only ids are needed.
-    from aggregator.digest import extract_lead
+    from aggregator.read.digest import extract_lead
 
     # It reads the opening paragraphs only: do not make it clean a whole long text.
     return extract_lead(text[:LEAD_SOURCE_CHARS], title, max_cells=cells)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aggregator.config import Config
+from aggregator.config.schema import Config
 from aggregator.errors import AggregatorError
 from aggregator.export.service import Exporter, write_export_dir
 from aggregator.store import Store
@@ -41,7 +41,7 @@ class DaemonExports:
     def start(self) -> None:
         """Bind and start the server when enabled (raises AggregatorError when it cannot)."""
         if self.config.serve.enabled:
-            from aggregator.serve import start_server
+            from aggregator.export.server import start_server
 
             self.server = start_server(self.config, self.store, exporter=self.exporter).start()
             log.info("serving feeds", extra={"fields": {"url": self.server.url}})

@@ -28,7 +28,7 @@ from xml.etree import ElementTree
 
 from lxml import etree
 
-from aggregator.charset import decode_bytes, xml_declared_encoding
+from aggregator.text.charset import decode_bytes, xml_declared_encoding
 from aggregator.errors import ExportError
 from aggregator.export.sanitize import xml_safe
 

@@ -36,10 +36,10 @@ from pathlib import Path
 
 import yaml
 
-from aggregator.config import Config, parse_config
+from aggregator.config.schema import Config, parse_config
 from aggregator.errors import ConfigError, ExportError
 from aggregator.export.opml import OpmlDocument, OpmlFeed
-from aggregator.urls import canonicalize_url, is_http_url
+from aggregator.text.urls import canonicalize_url, is_http_url
 
 __all__ = ["ImportPlan", "PlannedFeed", "SkippedFeed", "apply_import", "plan_import"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import nh3
 
-from aggregator.terminal import clean
-from aggregator.urls import is_http_url
+from aggregator.text.terminal import clean
+from aggregator.text.urls import is_http_url
 
 __all__ = ["html_to_text", "sanitize_html", "xml_safe"]
 

@@ -13,7 +13,7 @@ export job. Its two costs are kept apart:
   equal bytes. The sanitized items of unchanged articles are cached too, across feeds and
   formats (all.atom and tag/politics.rss share most of their articles).
 
-Not here: HTTP (``aggregator.serve``), layout of the documents
+Not here: HTTP (``aggregator.export.server``), layout of the documents
 (``aggregator.export.syndication`` and ``.opml``), what an item may show
 (``aggregator.export.items``).
 """
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from aggregator.config import Config
+from aggregator.config.schema import Config
 from aggregator.errors import ExportError
 from aggregator.export.items import (
     EPOCH,

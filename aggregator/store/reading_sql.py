@@ -12,7 +12,7 @@ The digest must stay fast on years of news (a million articles): its rows are fo
 text is loaded (the lead needs a sentence or two), never the full text or HTML of articles
 the digest will not print.
 
-Search tokens come from :mod:`aggregator.search`; the index itself (FTS5 ``article_fts`` on
+Search tokens come from :mod:`aggregator.text.search`; the index itself (FTS5 ``article_fts`` on
 SQLite, ``article_search`` tsvectors on PostgreSQL) is kept by ``search_sql.py``, which
 explains its design.
 """
@@ -29,7 +29,7 @@ from aggregator.models import StoryInfo, StoryMember
 from aggregator.store.dbapi import Array, Sql, as_utc
 
 if TYPE_CHECKING:
-    from aggregator.search import Term
+    from aggregator.text.search import Term
 
 __all__ = [
     "LEAD_SOURCE_CHARS",
@@ -450,7 +450,7 @@ class Reading:
         scores). ``tags``: any of them; ``since``: published (or first seen) at or after.
         Raises StoreError for a query with nothing to search for."""
         # Imported here: the tokenizer's patterns cost ~15 ms, which digest and show need not pay.
-        from aggregator import search as tok
+        from aggregator.text import search as tok
 
         terms = tok.parse_query(query)
         if since is not None and since.tzinfo is None:
@@ -465,7 +465,7 @@ class Reading:
     def _ranked(
         self, terms: Sequence[Term], tags: list[str], since: datetime | None, limit: int
     ) -> list[tuple[int, float]]:
-        from aggregator import search as tok
+        from aggregator.text import search as tok
 
         params: dict[str, Any] = {"limit": limit}
         filters = ""
@@ -535,7 +535,7 @@ class Reading:
         )[:limit]
 
     def _hits(self, terms: Sequence[Term], ranked: list[tuple[int, float]]) -> list[SearchHit]:
-        from aggregator import search as tok
+        from aggregator.text import search as tok
 
         ids = [i for i, _ in ranked]
         rows = {

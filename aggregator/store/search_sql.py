@@ -1,7 +1,7 @@
 """The full-text search index, kept with the articles (ranked search itself is in
 ``reading_sql.py``, which the reading commands run without SQLAlchemy).
 
-The tokens come from :mod:`aggregator.search` (character bigrams for Hangul and hanja,
+The tokens come from :mod:`aggregator.text.search` (character bigrams for Hangul and hanja,
 words for the rest; why is explained there); the database only stores and matches them.
 
 * SQLite: the FTS5 table ``article_fts(title, body)``, rowid = ``articles.id``, tokenizer
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from aggregator import search as tok
+from aggregator.text import search as tok
 from aggregator.errors import StoreError
 from aggregator.store.base import StoreBase, chunks
 from aggregator.store.dbapi import Sql

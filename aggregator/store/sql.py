@@ -26,7 +26,7 @@ from aggregator.store.export_sql import ExportQueries
 from aggregator.store.story_sql import StoryQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 from aggregator.store.tags_sql import TagQueries
-from aggregator.stories import StoryMatch, StoryPrint
+from aggregator.ingest.stories import StoryMatch, StoryPrint
 
 __all__ = [
     "ArticleView",
@@ -111,7 +111,7 @@ class ArticleWrite:
     image: str | None
     content_hash: str
     tags: tuple[TagAssignment, ...] = ()
-    # Computed before the transaction (aggregator.stories.fingerprint); None: no story.
+    # Computed before the transaction (aggregator.ingest.stories.fingerprint); None: no story.
     story_print: StoryPrint | None = None
 
 

@@ -3,7 +3,7 @@
 An article's story is decided as it is stored, inside the feed update's transaction
 (``Store.store_update``): its band hashes find the candidate articles of the time window
 through the primary key of ``story_bands`` (one indexed query), their prints are verified
-in Python (:func:`aggregator.stories.choose_story`), and the article joins the best story
+in Python (:func:`aggregator.ingest.stories.choose_story`), and the article joins the best story
 or starts one. Nothing lives in memory, so it survives restarts; on PostgreSQL a transaction-scoped
 advisory lock makes the assignments of several daemons take turns (two instances storing
 the same wire story at once would otherwise each start a story). A crash rolls the
@@ -31,7 +31,7 @@ from aggregator.store.tables import (
     StoryBandRow,
     StoryRow,
 )
-from aggregator.stories import (
+from aggregator.ingest.stories import (
     StoryMatch,
     StoryPrint,
     choose_story,

@@ -208,7 +208,7 @@ class StoryRow(Base):
 
 
 class StoryArticleRow(Base):
-    """An article's place in a story and its MinHash print (aggregator.stories)."""
+    """An article's place in a story and its MinHash print (aggregator.ingest.stories)."""
 
     __tablename__ = "story_articles"
 

@@ -47,13 +47,13 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 
 from aggregator import __version__, systemd
-from aggregator.categorize import compile_rules
-from aggregator.config import Config, load_config
+from aggregator.ingest.tag.rules import compile_rules
+from aggregator.config.schema import Config, load_config
 from aggregator.errors import AggregatorError, ConfigError, StoreError
-from aggregator.pipeline import Services, schedule_policy, update_feed_safely
-from aggregator.retention import prune
-from aggregator.runtime import open_services
-from aggregator.schedule import startup_spread
+from aggregator.ingest.pipeline import Services, schedule_policy, update_feed_safely
+from aggregator.service.upkeep import prune
+from aggregator.service.runtime import open_services
+from aggregator.ingest.schedule import startup_spread
 from aggregator.store import Store
 from aggregator.store.daemon_sql import HEARTBEAT_SECONDS, ClaimedFeed
 
@@ -304,7 +304,7 @@ class Daemon:
             log.error("config reload failed: %s; keeping the running configuration", exc)
             return
         # Fetch, extraction and database settings are bound to open clients: restart for them.
-        from aggregator.tagger import Tagger, open_tagger
+        from aggregator.ingest.tag.loader import Tagger, open_tagger
 
         tagger: Tagger | None
         try:

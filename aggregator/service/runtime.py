@@ -12,17 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from aggregator.config import Config
+from aggregator.config.schema import Config
 
 if TYPE_CHECKING:
-    from aggregator.fetch import FetchSettings
-    from aggregator.pipeline import Extractor, Services
+    from aggregator.ingest.fetch import FetchSettings
+    from aggregator.ingest.pipeline import Extractor, Services
 
 __all__ = ["fetch_settings", "open_services"]
 
 
 def fetch_settings(config: Config) -> FetchSettings:
-    from aggregator.fetch import FetchSettings
+    from aggregator.ingest.fetch import FetchSettings
 
     fetch = config.fetch
     kwargs: dict[str, Any] = {
@@ -54,12 +54,12 @@ def open_services(
     body raises (Ctrl-C included), in-flight work is told to stop and the pool is not
     waited for.
     """
-    from aggregator.categorize import compile_rules
-    from aggregator.extract_pool import ExtractionPool
-    from aggregator.fetch import HttpFetcher
-    from aggregator.pipeline import Services
+    from aggregator.ingest.tag.rules import compile_rules
+    from aggregator.ingest.extract.pool import ExtractionPool
+    from aggregator.ingest.fetch import HttpFetcher
+    from aggregator.ingest.pipeline import Services
     from aggregator.store import Store
-    from aggregator.tagger import open_tagger
+    from aggregator.ingest.tag.loader import open_tagger
 
     # Loaded once per process (not per feed) and before anything is opened: a broken model
     # file stops the command at once.

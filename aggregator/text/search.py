@@ -48,7 +48,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from aggregator.errors import StoreError
-from aggregator.terminal import clean_line
+from aggregator.text.terminal import clean_line
 
 __all__ = [
     "MAX_INDEXED_CHARS",

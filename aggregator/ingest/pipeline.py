@@ -31,11 +31,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from aggregator.categorize import CompiledRules, tags_for
-from aggregator.config import Config, FeedConfig
+from aggregator.ingest.tag.rules import CompiledRules, tags_for
+from aggregator.config.schema import Config, FeedConfig
 from aggregator.errors import AggregatorError, ExtractError, FetchError, Interrupted
-from aggregator.extract import text_from_feed_content
-from aggregator.fetch import Fetcher
+from aggregator.ingest.extract.article import text_from_feed_content
+from aggregator.ingest.fetch import Fetcher
 from aggregator.models import (
     ExtractedArticle,
     FeedUpdateResult,
@@ -43,8 +43,8 @@ from aggregator.models import (
     ParsedEntry,
     ParsedFeed,
 )
-from aggregator.parse import parse_feed
-from aggregator.schedule import (
+from aggregator.ingest.parse.xmlfeed import parse_feed
+from aggregator.ingest.schedule import (
     SchedulePolicy,
     ServerHints,
     error_backoff,
@@ -62,10 +62,10 @@ from aggregator.store import (
     ScheduleUpdate,
     Store,
 )
-from aggregator.stories import StoryPrint
+from aggregator.ingest.stories import StoryPrint
 
 if TYPE_CHECKING:
-    from aggregator.tagger import Tagger
+    from aggregator.ingest.tag.loader import Tagger
 
 __all__ = [
     "Extractor",
@@ -395,7 +395,7 @@ def _story_print(article: ArticleWrite, services: Services) -> StoryPrint | None
     config = services.config.stories
     if not config.enabled:
         return None
-    from aggregator.stories import fingerprint
+    from aggregator.ingest.stories import fingerprint
 
     return fingerprint(
         article.title,

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from aggregator.config_file import (
+from aggregator.config.file import (
     DATABASE_ENV,
     database_url,
     default_config_paths,
@@ -37,7 +37,7 @@ from aggregator.config_file import (
 from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
-    from aggregator.stories import StoryMatch
+    from aggregator.ingest.stories import StoryMatch
 
 __all__ = [
     "DATABASE_ENV",
@@ -73,7 +73,7 @@ class _Frozen(BaseModel):
 
 
 def _http_url(value: str) -> str:
-    from aggregator.urls import is_http_url
+    from aggregator.text.urls import is_http_url
 
     value = value.strip()
     if not is_http_url(value):
@@ -107,7 +107,7 @@ class ExtractConfig(_Frozen):
 
 
 def _duration(value: object) -> timedelta:
-    from aggregator.schedule import parse_duration
+    from aggregator.ingest.schedule import parse_duration
 
     if isinstance(value, timedelta):
         return value
@@ -146,7 +146,7 @@ class RetentionConfig(_Frozen):
 
 
 class StoriesConfig(_Frozen):
-    """Story clusters: articles about one event from several outlets (aggregator.stories).
+    """Story clusters: articles about one event from several outlets (aggregator.ingest.stories).
     False merges are worse than misses, so the defaults are strict; after changing them run
     ``aggregator stories rebuild``."""
 
@@ -164,7 +164,7 @@ class StoriesConfig(_Frozen):
     min_text_chars: Annotated[int, Field(ge=1)] = 60
 
     def match(self) -> StoryMatch:
-        from aggregator.stories import StoryMatch
+        from aggregator.ingest.stories import StoryMatch
 
         return StoryMatch(
             window=timedelta(hours=self.window_hours),
@@ -243,7 +243,7 @@ class ServeConfig(_Frozen):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        from aggregator.serve import parse_listen
+        from aggregator.export.server import parse_listen
 
         parse_listen(value)
         return value.strip()

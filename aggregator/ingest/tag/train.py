@@ -2,18 +2,18 @@
 
 Run from the repository (about a minute on two cores)::
 
-    python -m aggregator.tagger.train --data ../shared/corpus-labels/klue-ynat/ynat_train.tsv \\
+    python -m aggregator.ingest.tag.train --data ../shared/corpus-labels/klue-ynat/ynat_train.tsv \\
         --holdout-out /tmp/ynat-holdout.tsv
 
 It holds out ``--holdout`` (10 %) of the file, stratified by label with ``--seed`` (13), trains
 on the rest, calibrates the scores, measures the held-out part through the same numpy code
-that tags articles (:class:`~aggregator.tagger.model.TopicModel`), and writes the model into
+that tags articles (:class:`~aggregator.ingest.tag.model.TopicModel`), and writes the model into
 the package (``aggregator/tagger/data/ynat-topics.{npz,json}``). Everything is seeded: the
 same file gives the same model, byte for byte.
 
 The model is NB-SVM (Wang & Manning 2012: one linear SVM per tag on features scaled by
 their naive-Bayes log-count ratio, C=0.1) on hashed tf-idf features
-(:mod:`aggregator.tagger.features`); its scores go through a softmax whose temperature is
+(:mod:`aggregator.ingest.tag.features`); its scores go through a softmax whose temperature is
 fitted on a further 10 % of the training part (minimum log-loss), so the stored score reads
 as a probability and the config threshold means something.
 
@@ -70,9 +70,9 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.tagger.features import FEATURE_VERSION, HASH_BITS, fingerprint, raw_features
-from aggregator.tagger.metrics import classification_report
-from aggregator.tagger.model import DEFAULT_MODEL, TopicModel
+from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, fingerprint, raw_features
+from aggregator.ingest.tag.metrics import classification_report
+from aggregator.ingest.tag.model import DEFAULT_MODEL, TopicModel
 
 __all__ = ["YNAT_TAGS", "load_ynat", "main", "stratified_split", "train"]
 
@@ -260,14 +260,14 @@ def _npz(**arrays: Any) -> bytes:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aggregator.tagger.train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m aggregator.ingest.tag.train", description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="ynat_train.tsv")
     parser.add_argument("--out", type=Path, default=None, help="model path without extension")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--holdout", type=float, default=0.1)
     parser.add_argument("--holdout-out", type=Path, default=None, help="write held-out rows")
     args = parser.parse_args(argv)
-    from aggregator.tagger.model import default_model_path
+    from aggregator.ingest.tag.model import default_model_path
 
     out = args.out or default_model_path()
     meta = train(args.data, out, seed=args.seed, holdout=args.holdout, holdout_out=args.holdout_out)

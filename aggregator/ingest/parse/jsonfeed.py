@@ -26,11 +26,11 @@ from typing import Any
 from feedparser import sanitizer as _feedparser_sanitizer
 from feedparser.urls import resolve_relative_uris
 
-from aggregator.charset import charset_from_content_type, decode_bytes
-from aggregator.dates import parse_date
+from aggregator.text.charset import charset_from_content_type, decode_bytes
+from aggregator.text.dates import parse_date
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.parse import (
+from aggregator.ingest.parse.xmlfeed import (
     canonical_link,
     clean_author,
     clean_html,
@@ -38,7 +38,7 @@ from aggregator.parse import (
     entry_key,
     unique_strings,
 )
-from aggregator.urls import absolute_url, first_http_url
+from aggregator.text.urls import absolute_url, first_http_url
 
 __all__ = ["JSON_FEED_VERSIONS", "parse_json_feed", "sanitize_html"]
 

@@ -1,10 +1,10 @@
 """Turn fetched feed bytes into a ParsedFeed: RSS 0.9x/1.0/2.0 and Atom via feedparser, JSON
-Feed via :mod:`aggregator.jsonfeed`.
+Feed via :mod:`aggregator.ingest.parse.jsonfeed`.
 
 What this module adds to feedparser:
 
 * Korean decoding. A document declared (HTTP charset or XML declaration) as ``euc-kr`` or
-  any label that :func:`aggregator.charset.codec_for_label` maps to cp949 is decoded here as
+  any label that :func:`aggregator.text.charset.codec_for_label` maps to cp949 is decoded here as
   cp949 and handed to feedparser as UTF-8: feedparser 6.0.14 decodes ``euc-kr`` with Python's
   strict KS X 1001 codec, fails on CP949-only syllables (똠, 햏, 뷁) and garbles the whole
   feed as windows-1252. An undeclared (or wrongly declared) body that charset-normalizer
@@ -14,8 +14,8 @@ What this module adds to feedparser:
   otherwise be opened as a file), HTML is sanitized, and numeric character references that
   crash feedparser (``&#999999999999;``, surrogates; open upstream bugs #591/#599) are
   replaced by U+FFFD first. Any exception left inside feedparser becomes a ParseError.
-* Product fields: plain-text titles, Korea-time dates (:mod:`aggregator.dates`), canonical
-  links (:mod:`aggregator.urls`), entry keys, images, de-duplicated categories.
+* Product fields: plain-text titles, Korea-time dates (:mod:`aggregator.text.dates`), canonical
+  links (:mod:`aggregator.text.urls`), entry keys, images, de-duplicated categories.
 
 What it does not do: fetch, extract full article text, judge whether dates are plausible,
 or keep anything of feedparser's result beyond what ParsedFeed carries (use
@@ -38,17 +38,17 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from aggregator.charset import (
+from aggregator.text.charset import (
     bom_encoding,
     charset_from_content_type,
     codec_for_label,
     decode_bytes,
     xml_declared_encoding,
 )
-from aggregator.dates import parse_date
+from aggregator.text.dates import parse_date
 from aggregator.errors import ParseError
 from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.urls import absolute_url, canonicalize_url, first_http_url, is_http_url
+from aggregator.text.urls import absolute_url, canonicalize_url, first_http_url, is_http_url
 
 __all__ = [
     "FeedDocument",
@@ -97,7 +97,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) 
     lowered = _lower_keys(headers)
     if looks_like_json(body, lowered.get("content-type", "")):
         # Imported here: jsonfeed builds its entries with this module's helpers.
-        from aggregator.jsonfeed import parse_json_feed
+        from aggregator.ingest.parse.jsonfeed import parse_json_feed
 
         return parse_json_feed(body, url, lowered)
     document = parse_feed_document(body, url, lowered)

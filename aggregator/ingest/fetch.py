@@ -10,7 +10,7 @@ httpx or httpcore exception leaves this module.
 What it does not do: retries and back-off (the scheduler decides, using ``status`` and
 ``retry_after``), caching, cookies, authentication, proxies (``trust_env=False``: a proxy
 would connect on our behalf and bypass the address check), HTTP/2, brotli/zstd, or decoding
-bytes to text (that is :mod:`aggregator.charset`). It does not restrict ports.
+bytes to text (that is :mod:`aggregator.text.charset`). It does not restrict ports.
 
 Why some of it is our own code rather than httpx settings:
 

@@ -4,7 +4,7 @@ Our own small code on numpy arrays rather than a pickled scikit-learn estimator:
 runs code when loaded and ties the file to one library version, while this is a matrix
 product. The model is two files beside each other: ``<name>.npz`` (arrays only, loaded with
 ``allow_pickle=False``) and ``<name>.json`` (labels, feature version, calibration,
-training record). :mod:`aggregator.tagger.train` writes them.
+training record). :mod:`aggregator.ingest.tag.train` writes them.
 
 Loading costs ~0.1 s and numpy, so only the commands that tag (poll, run, tags retag/eval)
 load it, once, and pass it in.
@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.errors import TaggerError
-from aggregator.tagger.features import FEATURE_VERSION, HASH_BITS, raw_features
+from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, raw_features
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -46,7 +46,7 @@ TopicModelError = TaggerError
 
 def default_model_path() -> Path:
     """``<package>/tagger/data/ynat-topics`` (without extension)."""
-    return Path(str(resources.files("aggregator.tagger") / "data" / DEFAULT_MODEL))
+    return Path(str(resources.files("aggregator.ingest.tag") / "data" / DEFAULT_MODEL))
 
 
 def hangul_share(text: str) -> float:

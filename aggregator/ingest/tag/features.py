@@ -5,7 +5,7 @@ builds the training matrix and scores an article, so the two cannot drift. A shi
 records :data:`FEATURE_VERSION`; any change here that alters the features must bump it, and a
 test checks that the shipped model was trained with the current version.
 
-What the features are, and why (held-out numbers in :mod:`aggregator.tagger.train`):
+What the features are, and why (held-out numbers in :mod:`aggregator.ingest.tag.train`):
 
 - character n-grams of 1 to 4 within each whitespace-separated word, the word padded with a
   space on each side. Korean headlines glue particles and endings to nouns (북한이, 北,

@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aggregator.categorize import CompiledRules, TagReport, compile_rules, tag_report
-from aggregator.config import Config
+from aggregator.ingest.tag.rules import CompiledRules, TagReport, compile_rules, tag_report
+from aggregator.config.schema import Config
 from aggregator.errors import ConfigError
 from aggregator.models import TagAssignment
 from aggregator.store.tags_sql import ArticleToTag, TagQueries
-from aggregator.tagger import Tagger
+from aggregator.ingest.tag.loader import Tagger
 
 __all__ = [
     "EvalRow",
@@ -189,7 +189,7 @@ def evaluate(
     on_row: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Precision, recall and F1 per label, macro-F1 and accuracy of the full tagger."""
-    from aggregator.tagger.metrics import classification_report
+    from aggregator.ingest.tag.metrics import classification_report
 
     rules = compile_rules(config.tags)
     labels = sorted({r.label for r in rows})

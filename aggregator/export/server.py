@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.errors import AggregatorError, ConfigError, StoreError
 
 if TYPE_CHECKING:
-    from aggregator.config import Config
+    from aggregator.config.schema import Config
     from aggregator.export.service import Exporter, Rendered, Validator
     from aggregator.store import Store
 

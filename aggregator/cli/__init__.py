@@ -24,13 +24,13 @@ import click
 
 from aggregator import __version__
 from aggregator.errors import AggregatorError, ConfigError, StoreError
-from aggregator.terminal import clean, clean_line
+from aggregator.text.terminal import clean, clean_line
 
 if TYPE_CHECKING:
     # Imported lazily below: pydantic, SQLAlchemy and the pipeline cost ~0.1 s to import,
     # which `aggregator --help` and the reading commands should not pay for nothing.
-    from aggregator.config import Config
-    from aggregator.config_file import ReadingConfig
+    from aggregator.config.schema import Config
+    from aggregator.config.file import ReadingConfig
     from aggregator.store import Store
     from aggregator.store.reading_sql import Reading
 
@@ -79,7 +79,7 @@ def _config_errors_exit(path: str | None) -> Iterator[None]:
 
 
 def _load(ctx: click.Context, *, daemon: bool = False) -> Config:
-    from aggregator.config import load_config
+    from aggregator.config.schema import load_config
 
     path = _config_path(ctx)
     with _config_errors_exit(path):
@@ -91,10 +91,10 @@ def _load(ctx: click.Context, *, daemon: bool = False) -> Config:
 def _load_reading(ctx: click.Context) -> ReadingConfig:
     """The configuration as the reading commands need it: validated in full the first time
     a config file is seen, from a small cache after that (config_file.py says why)."""
-    from aggregator.config_file import load_reading_config
+    from aggregator.config.file import load_reading_config
 
     def validate(chosen: Path, text: str) -> Config:
-        from aggregator.config import parse_config_text
+        from aggregator.config.schema import parse_config_text
 
         return parse_config_text(chosen, text)
 
@@ -130,7 +130,7 @@ def _setup_logging(
 ) -> None:
     """-v/-vv win; else the daemon logs at the config's level and other commands (whose
     output is their result) only warnings."""
-    from aggregator.logs import setup_logging
+    from aggregator.service.logs import setup_logging
 
     options = ctx.find_root().obj or {}
     verbose = int(options.get("verbose", 0))
@@ -256,7 +256,7 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.text import Text
 
-    from aggregator.pipeline import poll_feeds
+    from aggregator.ingest.pipeline import poll_feeds
 
     gc.enable()
     config = _load(ctx)
@@ -277,7 +277,7 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     err = _console(stderr=True)
     failed = 0
     totals = {"new": 0, "updated": 0, "extracted": 0}
-    from aggregator.runtime import open_services
+    from aggregator.service.runtime import open_services
 
     interrupted = False
     with _errors_exit(), open_services(config) as services:
@@ -538,15 +538,15 @@ def extract_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     """
     from rich.text import Text
 
-    from aggregator.extract import extract_article
-    from aggregator.fetch import HttpFetcher
-    from aggregator.urls import is_http_url
+    from aggregator.ingest.extract.article import extract_article
+    from aggregator.ingest.fetch import HttpFetcher
+    from aggregator.text.urls import is_http_url
 
     path = Path(target)
     content_type = ""
     if is_http_url(target):
         config = _load(ctx)
-        from aggregator.runtime import fetch_settings
+        from aggregator.service.runtime import fetch_settings
 
         with HttpFetcher(fetch_settings(config)) as fetcher:
             try:
@@ -608,7 +608,7 @@ def run_cmd(ctx: click.Context) -> None:
 
     Example: aggregator --config /etc/aggregator/config.yaml run
     """
-    from aggregator.daemon import Daemon
+    from aggregator.service.daemon import Daemon
 
     gc.enable()
     config = _load(ctx, daemon=True)
@@ -753,7 +753,7 @@ def prune_cmd(ctx: click.Context, dry_run: bool) -> None:
 
     Example: aggregator prune --dry-run
     """
-    from aggregator.retention import prune
+    from aggregator.service.upkeep import prune
 
     config = _load(ctx)
     store = _open_store(config)
@@ -813,7 +813,7 @@ def stories_rebuild(ctx: click.Context, since_value: str | None, batch: int) -> 
 
     Example: aggregator stories rebuild --since 7d
     """
-    from aggregator.stories_rebuild import rebuild_stories
+    from aggregator.service.restory import rebuild_stories
 
     config = _load(ctx)
     store = _open_store(config)
@@ -845,7 +845,7 @@ def _is_last(value: str | None) -> bool:
 def _since(
     timezone: str, value: str | None, store: Reading | Store, now: datetime
 ) -> datetime | None:
-    from aggregator.digest import LAST_DIGEST_STATE_KEY, parse_since
+    from aggregator.read.digest import LAST_DIGEST_STATE_KEY, parse_since
 
     if value is None:
         return None
@@ -895,7 +895,7 @@ def digest_cmd(
 
     Example: aggregator digest --since last --tag politics --format markdown
     """
-    from aggregator.digest import (
+    from aggregator.read.digest import (
         LAST_DIGEST_STATE_KEY,
         build_digest,
         make_console,
@@ -990,7 +990,7 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
 
     Example: aggregator show 1024
     """
-    from aggregator.digest import make_console, render_article
+    from aggregator.read.digest import make_console, render_article
 
     config = _load_reading(ctx)
     ident = _article_id(article_id)
@@ -1003,7 +1003,7 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
     if open_link:
         import webbrowser
 
-        from aggregator.urls import is_http_url
+        from aggregator.text.urls import is_http_url
 
         # Feed links are untrusted: only http(s) goes to the browser, never a shell.
         if view.url and is_http_url(view.url):
@@ -1082,7 +1082,7 @@ def search_cmd(
     from rich.padding import Padding
     from rich.text import Text
 
-    from aggregator.digest import make_console, print_trimmed
+    from aggregator.read.digest import make_console, print_trimmed
 
     config = _load_reading(ctx)
     _check_tags(config, tags)
@@ -1303,7 +1303,7 @@ def serve_cmd(ctx: click.Context, listen: str | None, allow_remote: bool) -> Non
     import signal
     import threading
 
-    from aggregator.serve import start_server
+    from aggregator.export.server import start_server
 
     gc.enable()
     config = _load(ctx, daemon=True)
@@ -1337,7 +1337,7 @@ def tags_group() -> None:
 
 
 def _open_tagger(config: Config, *, with_model: bool | None = None) -> Any:
-    from aggregator.tagger import open_tagger
+    from aggregator.ingest.tag.loader import open_tagger
 
     with _errors_exit():
         try:
@@ -1359,7 +1359,7 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from aggregator.tagging import report_for_article
+    from aggregator.ingest.tag.explain import report_for_article
 
     config = _load(ctx)
     ident = _article_id(article_id)
@@ -1409,7 +1409,7 @@ def tags_retag_cmd(ctx: click.Context, since_value: str | None) -> None:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from aggregator.tagging import retag
+    from aggregator.ingest.tag.explain import retag
 
     config = _load(ctx)
     tagger = _open_tagger(config)
@@ -1452,7 +1452,7 @@ def tags_eval_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
     """
     from rich.table import Table
 
-    from aggregator.tagging import evaluate, read_eval_file
+    from aggregator.ingest.tag.explain import evaluate, read_eval_file
 
     config = _load(ctx)
     with _errors_exit():

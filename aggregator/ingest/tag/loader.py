@@ -1,6 +1,6 @@
 """The heavy parts of tagging, loaded once per process and passed in: the topic model
-(:mod:`aggregator.tagger.model`, numpy) and the morpheme analyser
-(:mod:`aggregator.tagger.morph`, kiwipiepy).
+(:mod:`aggregator.ingest.tag.model`, numpy) and the morpheme analyser
+(:mod:`aggregator.ingest.tag.morph`, kiwipiepy).
 
 Importing this package is cheap: numpy and kiwipiepy are imported by :func:`open_tagger`
 only, so the reading commands (digest, show, search) never pay for them.
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aggregator.categorize import Morphemes, TopicScorer
-    from aggregator.config import Config
+    from aggregator.ingest.tag.rules import Morphemes, TopicScorer
+    from aggregator.config.schema import Config
 
 __all__ = ["Tagger", "open_tagger"]
 
@@ -39,15 +39,15 @@ def open_tagger(
     Raises:
         TaggerError: the model files are missing, damaged or of another version.
     """
-    from aggregator.categorize import compile_rules
-    from aggregator.tagger.morph import KiwiMorphemes
+    from aggregator.ingest.tag.rules import compile_rules
+    from aggregator.ingest.tag.morph import KiwiMorphemes
 
     model: TopicScorer | None = None
     if config.tagger.enabled if with_model is None else with_model:
         if previous is not None and previous.model and previous.model_path == config.tagger.model:
             model = previous.model
         else:
-            from aggregator.tagger.model import TopicModel
+            from aggregator.ingest.tag.model import TopicModel
 
             model = TopicModel.load(config.tagger.model)
     morphemes: Morphemes | None = None

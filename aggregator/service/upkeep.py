@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aggregator.config import Config
+from aggregator.config.schema import Config
 from aggregator.store import Store
 from aggregator.store.daemon_sql import PruneCandidate
 

@@ -1,7 +1,7 @@
 """Finding and reading the config file, and the small cached view of it that the reading
 commands use.
 
-Why a cache: validating config.yaml with pydantic (:mod:`aggregator.config`) costs ~100 ms
+Why a cache: validating config.yaml with pydantic (:mod:`aggregator.config.schema`) costs ~100 ms
 per process in imports and model building, a third of what ``aggregator digest`` may take.
 ``digest``, ``show``, ``search``, ``read`` and ``unread`` need only a few values of it (the
 database, the display time zone, the tags and their labels, the feed URLs), so after one
@@ -28,7 +28,7 @@ from aggregator import __version__
 from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
-    from aggregator.config import Config
+    from aggregator.config.schema import Config
 
 __all__ = [
     "DATABASE_ENV",
@@ -78,7 +78,7 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 def feed_identity(url: str) -> str:
     """Two feed URLs that differ only in case of scheme/host, tracking parameters, a
     fragment or a trailing slash are the same feed (``/rss`` and ``/rss/`` on Hankyoreh)."""
-    from aggregator.urls import canonicalize_url
+    from aggregator.text.urls import canonicalize_url
 
     try:
         return canonicalize_url(url.strip()).rstrip("/")

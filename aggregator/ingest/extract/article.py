@@ -2,7 +2,7 @@
 
 What it does, in order:
 
-1. Decodes the page with :mod:`aggregator.charset` (EUC-KR labels read as CP949, undeclared
+1. Decodes the page with :mod:`aggregator.text.charset` (EUC-KR labels read as CP949, undeclared
    Korean pages detected) and hands trafilatura a ``str``, so trafilatura never guesses the
    encoding itself.
 2. Runs trafilatura for the body and the metadata, in its default mode: ``fast`` saves only
@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from aggregator.charset import charset_from_content_type, decode_bytes, html_meta_charset
+from aggregator.text.charset import charset_from_content_type, decode_bytes, html_meta_charset
 from aggregator.errors import ExtractError
 from aggregator.models import ExtractedArticle, TextSource
 

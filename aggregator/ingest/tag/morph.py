@@ -4,7 +4,7 @@ A rule term such as 금 ("gold") or 北 (North Korea, in headlines) is a substri
 unrelated words (금리, 지금; 北美); it should match only where it is a morpheme of its own.
 kiwipiepy is a well-kept Korean analyser; loading it takes 1-2 s and ~100 MB, so it is
 loaded on the first call only, which happens only when a rule's term occurs as a substring
-(see :func:`aggregator.categorize._morph_hits`): most articles never load it.
+(see :func:`aggregator.ingest.tag.rules._morph_hits`): most articles never load it.
 """
 
 from __future__ import annotations

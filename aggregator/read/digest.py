@@ -4,7 +4,7 @@
 :class:`Digest`; :func:`render_text`, :func:`render_markdown` and :func:`render_json` print or
 serialize it; :func:`render_article` prints one article for ``aggregator show``.
 
-Everything that comes from a feed is untrusted: it goes through :mod:`aggregator.terminal`
+Everything that comes from a feed is untrusted: it goes through :mod:`aggregator.text.terminal`
 and reaches rich only as :class:`rich.text.Text` (never as a markup string), and the
 Markdown output escapes it. This module must stay cheap to import: ``aggregator digest``
 starts in a few hundred milliseconds, so nothing of extraction, tagging or the database
@@ -29,7 +29,7 @@ from rich.console import Console, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from aggregator.terminal import clean, clean_line
+from aggregator.text.terminal import clean, clean_line
 
 if TYPE_CHECKING:
     from aggregator.models import StoryInfo, StoryMember

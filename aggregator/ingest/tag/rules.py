@@ -18,7 +18,7 @@ because particles attach to nouns (북한 matches 북한군이, 서울시는), w
 must match whole words only, case-insensitively (``AI`` must not match "said"). Neither
 ``\\b`` nor plain substring search does both. Short or ambiguous words (금 "gold" inside 금리
 "interest rate", headline hanja such as 美 or 北) are ``morph`` terms: they match only as whole
-morphemes, found by an analyser passed in (kiwipiepy, see :mod:`aggregator.tagger.morph`).
+morphemes, found by an analyser passed in (kiwipiepy, see :mod:`aggregator.ingest.tag.morph`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from aggregator.config import TagConfig, TagRuleConfig, feed_identity
+from aggregator.config.schema import TagConfig, TagRuleConfig, feed_identity
 from aggregator.models import TagAssignment
 
 __all__ = [

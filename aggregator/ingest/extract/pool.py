@@ -1,4 +1,4 @@
-"""Run :func:`aggregator.extract.extract_article` in worker processes.
+"""Run :func:`aggregator.ingest.extract.article.extract_article` in worker processes.
 
 Extraction is CPU-bound (lxml and trafilatura hold the GIL), so threads do not help; a page
 can also make trafilatura spin for a long time, and its module-level caches grow in a
@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from aggregator.errors import ExtractError
-from aggregator.extract import extract_article
+from aggregator.ingest.extract.article import extract_article
 from aggregator.models import ExtractedArticle
 
 __all__ = ["DEFAULT_MAX_TASKS", "DEFAULT_TIMEOUT", "ExtractFn", "ExtractionPool"]

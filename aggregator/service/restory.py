@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregator.config import StoriesConfig
+from aggregator.config.schema import StoriesConfig
 from aggregator.store import Store
-from aggregator.stories import StoryPrint, fingerprint
+from aggregator.ingest.stories import StoryPrint, fingerprint
 
 __all__ = ["RebuildReport", "rebuild_stories"]
 
