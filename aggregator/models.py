@@ -5,9 +5,10 @@ No behaviour lives here beyond trivial derived properties: the stages own the lo
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 TextSource = Literal["trafilatura", "json-ld", "script-payload", "feed", "none"]
@@ -144,3 +145,42 @@ class StoryInfo:
     @property
     def outlets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.outlet for m in self.members))
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMatch:
+    """When two articles are one story (config ``stories``)."""
+
+    window: timedelta = timedelta(hours=48)
+    # Estimated Jaccard of the texts' shingles, with a similar headline.
+    threshold: float = 0.5
+    title_threshold: float = 0.3
+    # Texts this similar are one story whatever the headline says.
+    text_only_threshold: float = 0.8
+    # Shorter text almost wholly inside the longer one (a trimmed copy), with a similar
+    # headline.
+    containment_threshold: float = 0.85
+    # Texts shorter than this (a title-only entry) get no print: a story of their own.
+    min_text_chars: int = 60
+    max_candidates: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPrint:
+    """What the store keeps per article to find its story (computed by
+    :func:`aggregator.ingest.stories.fingerprint`)."""
+
+    signature: tuple[int, ...]  # NUM_PERM 32-bit MinHash values
+    bands: tuple[int, ...]  # BANDS signed 64-bit hashes (band index included)
+    size: int  # number of distinct shingles
+    title_key: str
+    language: str  # "ko", else the declared language or "other"
+    seen_at: datetime  # published time, else first seen
+
+    def signature_bytes(self) -> bytes:
+        return struct.pack(f"<{len(self.signature)}I", *self.signature)
+
+
+def unpack_signature(data: bytes) -> tuple[int, ...]:
+    """The inverse of :meth:`StoryPrint.signature_bytes`."""
+    return struct.unpack(f"<{len(data) // 4}I", data)

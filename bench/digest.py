@@ -49,10 +49,10 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from aggregator.text.search import index_text  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from aggregator.store.base import digest  # noqa: E402
 from aggregator.store.tables import ArticleRow  # noqa: E402
+from aggregator.text.search import index_text  # noqa: E402
 
 DAYS = 365
 CHUNK = 5_000  # articles per worker task

@@ -43,10 +43,10 @@ sys.path.insert(0, str(REPO))
 
 from aggregator.config.schema import parse_config  # noqa: E402
 from aggregator.export.items import Selection, build_items  # noqa: E402
+from aggregator.export.server import start_server  # noqa: E402
 from aggregator.export.service import Exporter  # noqa: E402
 from aggregator.export.syndication import FeedMeta, render_atom  # noqa: E402
 from aggregator.models import TagAssignment  # noqa: E402
-from aggregator.export.server import start_server  # noqa: E402
 from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store  # noqa: E402
 from tests.sites import PARAGRAPHS  # noqa: E402
 

@@ -31,6 +31,8 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy import insert  # noqa: E402
 
+from aggregator.ingest.stories import fingerprint  # noqa: E402
+from aggregator.models import StoryMatch, StoryPrint  # noqa: E402
 from aggregator.store import Store  # noqa: E402
 from aggregator.store.base import digest  # noqa: E402
 from aggregator.store.tables import (  # noqa: E402
@@ -39,7 +41,6 @@ from aggregator.store.tables import (  # noqa: E402
     StoryBandRow,
     StoryRow,
 )
-from aggregator.ingest.stories import StoryMatch, StoryPrint, fingerprint  # noqa: E402
 
 SYLLABLES = [chr(c) for c in range(0xAC00, 0xAC00 + 2000, 7)]
 NOW = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)

@@ -17,7 +17,7 @@ repository) and builds, deterministically (fixed seed):
   with the original's opening (a fifth of it at most) as background, published 20-30 hours later.
 
 Every document is then clustered incrementally, in time order, with the same decision
-functions the store uses (:func:`aggregator.ingest.stories.choose_story`) over an in-memory band
+functions the store uses (:func:`aggregator.store.story_match.choose_story`) over an in-memory band
 index, and the predicted same-story pairs are compared with the true ones.
 
 Usage: python bench/stories_eval.py [--corpus ../shared/corpus] [--threshold 0.5 ...]
@@ -42,13 +42,10 @@ sys.path.insert(0, str(REPO))
 
 from aggregator.errors import AggregatorError  # noqa: E402
 from aggregator.ingest.extract.article import text_from_feed_content  # noqa: E402
-from aggregator.ingest.parse.xmlfeed import parse_feed  # noqa: E402
-from aggregator.ingest.stories import (  # noqa: E402
-    StoryMatch,
-    StoryPrint,
-    choose_story,
-    fingerprint,
-)
+from aggregator.ingest.parse.feed import parse_feed  # noqa: E402
+from aggregator.ingest.stories import fingerprint  # noqa: E402
+from aggregator.models import StoryMatch, StoryPrint  # noqa: E402
+from aggregator.store.story_match import choose_story  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 SEED = 20261127

@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from aggregator.ingest.tag.rules import compile_rules, tag_report  # noqa: E402
 from aggregator.config.schema import load_config  # noqa: E402
+from aggregator.ingest.tag.rules import compile_rules, tag_report  # noqa: E402
 
 FEEDS = REPO.parent / "shared" / "corpus" / "feeds"
 _TAG = re.compile(r"<[^>]+>")

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from aggregator.ingest.tag.rules import compile_rules, keyword_pattern, tag_report, tags_for
 from aggregator.config.schema import parse_config
 from aggregator.errors import ConfigError
 from aggregator.ingest.tag.morph import KiwiMorphemes
+from aggregator.ingest.tag.rules import compile_rules, keyword_pattern, tag_report, tags_for
 
 CONFIG = parse_config(
     {

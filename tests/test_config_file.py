@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config.schema import Config, parse_config_text
 from aggregator.config.file import (
     DATABASE_ENV,
     ReadingConfig,
@@ -16,6 +15,7 @@ from aggregator.config.file import (
     load_reading_config,
     read_config_file,
 )
+from aggregator.config.schema import Config, parse_config_text
 from aggregator.errors import ConfigError
 
 CONFIG = """\

@@ -22,6 +22,7 @@ import pytest
 from rich.cells import cell_len
 from rich.console import Console
 
+from aggregator.models import TagAssignment
 from aggregator.read.digest import (
     DIGEST_JSON_SCHEMA,
     DIGEST_JSON_SCHEMA_VERSION,
@@ -30,17 +31,18 @@ from aggregator.read.digest import (
     Digest,
     build_digest,
     date_heading,
-    extract_lead,
-    make_console,
     parse_since,
+)
+from aggregator.read.render import (
+    make_console,
     render_article,
     render_json,
     render_markdown,
     render_text,
 )
-from aggregator.models import TagAssignment
 from aggregator.store import Store
 from aggregator.store.reading_sql import ArticleDetail, DigestRow
+from aggregator.text.lead import extract_lead
 from tests.test_store import article, entry, write
 
 SNAPSHOTS = Path(__file__).parent / "data" / "digest"

@@ -17,7 +17,8 @@ from werkzeug import Response
 
 from aggregator.ingest.extract.pool import ExtractionPool
 from aggregator.ingest.fetch import FetchSettings, HttpFetcher
-from aggregator.ingest.parse.xmlfeed import parse_feed, parse_feed_document
+from aggregator.ingest.parse.feed import parse_feed
+from aggregator.ingest.parse.xmlfeed import parse_feed_document
 from aggregator.ingest.pipeline import poll_feeds
 
 from .conftest import CORPUS

@@ -21,10 +21,10 @@ from aggregator.ingest.schedule import (
     jittered,
     next_check_time,
     next_interval,
-    parse_duration,
     parse_retry_after,
     startup_spread,
 )
+from aggregator.text.durations import parse_duration
 
 POLICY = SchedulePolicy()
 NO_HINTS = ServerHints()

@@ -13,13 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert, text
 
-from aggregator.text import search as tok
 from aggregator.errors import StoreError
 from aggregator.models import TagAssignment
 from aggregator.store import ArticleWrite, Store, make_engine, upgrade_schema
 from aggregator.store.dbapi import open_sqlite
 from aggregator.store.reading_sql import Reading, SearchHit
 from aggregator.store.tables import ArticleRow
+from aggregator.text import search as tok
 from tests.test_store import NOW, article, entry, feed_id, write
 
 # -- the tokenizer -------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
-from aggregator.export.server import FeedServer, is_loopback, parse_listen, start_server
+from aggregator.export.server import FeedServer, is_loopback, start_server
 from aggregator.store import Store, make_engine
+from aggregator.text.urls import parse_listen
 from tests.test_export import DEEP_SENTENCE, NOW, YNA, _tags, add, make_config, populate
 
 FIXED_NOW = NOW + timedelta(hours=1)

@@ -15,17 +15,13 @@ import pytest
 from aggregator.ingest.stories import (
     BANDS,
     NUM_PERM,
-    StoryMatch,
-    StoryPrint,
-    choose_story,
     fingerprint,
     language_key,
-    match_score,
     normalize_text,
     normalize_title,
-    title_similarity,
-    unpack_signature,
 )
+from aggregator.models import StoryMatch, StoryPrint, unpack_signature
+from aggregator.store.story_match import choose_story, match_score, title_similarity
 
 from .conftest import REPO_ROOT
 from .sites import PARAGRAPHS
@@ -167,9 +163,10 @@ def test_quality_on_wire_copies_derived_from_the_corpus(corpus_dir: Path) -> Non
 def test_digest_shows_a_story_once_ranked_by_outlets() -> None:
     from zoneinfo import ZoneInfo
 
-    from aggregator.read.digest import build_digest, render_json
+    from aggregator.models import StoryInfo, StoryMember
+    from aggregator.read.digest import build_digest
+    from aggregator.read.render import render_json
     from aggregator.store.reading_sql import DigestRow
-    from aggregator.ingest.stories import StoryInfo, StoryMember
 
     def row(ident: int, feed: str, title: str, hours: float) -> DigestRow:
         return DigestRow(

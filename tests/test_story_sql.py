@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aggregator.config.schema import StoriesConfig
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
-from aggregator.ingest.stories import StoryMatch, fingerprint
+from aggregator.ingest.stories import fingerprint
+from aggregator.models import StoryMatch
 from aggregator.service.restory import rebuild_stories
+from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
 
 from .sites import PARAGRAPHS
 

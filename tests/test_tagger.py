@@ -10,8 +10,8 @@ import pytest
 
 from aggregator.config.schema import parse_config
 from aggregator.errors import TaggerError
-from aggregator.ingest.tag.loader import open_tagger
 from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, fingerprint, raw_features
+from aggregator.ingest.tag.loader import open_tagger
 from aggregator.ingest.tag.metrics import classification_report
 from aggregator.ingest.tag.model import TopicModel, default_model_path, hangul_share
 

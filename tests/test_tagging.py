@@ -13,10 +13,10 @@ from pytest_httpserver import HTTPServer
 
 from aggregator.cli import cli
 from aggregator.config.schema import parse_config
+from aggregator.ingest.tag.explain import predict_label, retag
+from aggregator.ingest.tag.loader import open_tagger
 from aggregator.models import TagAssignment
 from aggregator.store import Store
-from aggregator.ingest.tag.loader import open_tagger
-from aggregator.ingest.tag.explain import predict_label, retag
 
 from .sites import Item, rss
 

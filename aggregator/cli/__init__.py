@@ -29,8 +29,8 @@ from aggregator.text.terminal import clean, clean_line
 if TYPE_CHECKING:
     # Imported lazily below: pydantic, SQLAlchemy and the pipeline cost ~0.1 s to import,
     # which `aggregator --help` and the reading commands should not pay for nothing.
-    from aggregator.config.schema import Config
     from aggregator.config.file import ReadingConfig
+    from aggregator.config.schema import Config
     from aggregator.store import Store
     from aggregator.store.reading_sql import Reading
 
@@ -895,14 +895,8 @@ def digest_cmd(
 
     Example: aggregator digest --since last --tag politics --format markdown
     """
-    from aggregator.read.digest import (
-        LAST_DIGEST_STATE_KEY,
-        build_digest,
-        make_console,
-        render_json,
-        render_markdown,
-        render_text,
-    )
+    from aggregator.read.digest import LAST_DIGEST_STATE_KEY, build_digest
+    from aggregator.read.render import make_console, render_json, render_markdown, render_text
 
     config = _load_reading(ctx)
     _check_tags(config, tags)
@@ -990,7 +984,7 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
 
     Example: aggregator show 1024
     """
-    from aggregator.read.digest import make_console, render_article
+    from aggregator.read.render import make_console, render_article
 
     config = _load_reading(ctx)
     ident = _article_id(article_id)
@@ -1082,7 +1076,7 @@ def search_cmd(
     from rich.padding import Padding
     from rich.text import Text
 
-    from aggregator.read.digest import make_console, print_trimmed
+    from aggregator.read.render import make_console, print_trimmed
 
     config = _load_reading(ctx)
     _check_tags(config, tags)

@@ -22,13 +22,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aggregator import __version__
 from aggregator.errors import ConfigError
-
-if TYPE_CHECKING:
-    from aggregator.config.schema import Config
 
 __all__ = [
     "DATABASE_ENV",
@@ -105,6 +102,14 @@ def read_config_file(path: str | os.PathLike[str] | None) -> tuple[Path, str]:
         raise ConfigError(f"{chosen}: cannot read: {exc}") from None
 
 
+class Validated(Protocol):
+    """A fully validated configuration (:class:`aggregator.config.schema.Config`), as far as
+    this module needs it: its reading view. A Protocol, so that this module never imports
+    the schema (and pydantic with it)."""
+
+    def reading_view(self) -> ReadingConfig: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReadingConfig:
     """What the reading commands need of a validated configuration."""
@@ -127,19 +132,6 @@ class ReadingConfig:
         """The configured URL of the feed ``url`` names (see :func:`feed_identity`)."""
         wanted = feed_identity(url)
         return next((f for f in self.feed_urls if feed_identity(f) == wanted), None)
-
-    @classmethod
-    def of(cls, config: Config) -> ReadingConfig:
-        return cls(
-            source=config.source or "",
-            database=config.database,
-            timezone=config.display.timezone,
-            log_format=config.logging.format,
-            tag_labels=tuple(
-                (name, tag.labels.ko or tag.labels.en or name) for name, tag in config.tags.items()
-            ),
-            feed_urls=tuple(feed.url for feed in config.feeds),
-        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -185,7 +177,7 @@ def _cache_key(chosen: Path, text: str) -> str:
 
 def load_reading_config(
     path: str | os.PathLike[str] | None,
-    validate: Callable[[Path, str], Config],
+    validate: Callable[[Path, str], Validated],
     cache_dir: Path | None = None,
 ) -> ReadingConfig:
     """The reading view of the config file at ``path``: from the cache when this exact file
@@ -204,7 +196,7 @@ def load_reading_config(
         cached = None
     if cached is not None:
         return cached
-    view = ReadingConfig.of(validate(chosen, text))
+    view = validate(chosen, text).reading_view()
     _store(directory, entry, view)
     return view
 

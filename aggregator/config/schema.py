@@ -28,6 +28,7 @@ from pydantic import (
 
 from aggregator.config.file import (
     DATABASE_ENV,
+    ReadingConfig,
     database_url,
     default_config_paths,
     default_database_url,
@@ -37,7 +38,7 @@ from aggregator.config.file import (
 from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
-    from aggregator.ingest.stories import StoryMatch
+    from aggregator.models import StoryMatch
 
 __all__ = [
     "DATABASE_ENV",
@@ -107,7 +108,7 @@ class ExtractConfig(_Frozen):
 
 
 def _duration(value: object) -> timedelta:
-    from aggregator.ingest.schedule import parse_duration
+    from aggregator.text.durations import parse_duration
 
     if isinstance(value, timedelta):
         return value
@@ -164,7 +165,7 @@ class StoriesConfig(_Frozen):
     min_text_chars: Annotated[int, Field(ge=1)] = 60
 
     def match(self) -> StoryMatch:
-        from aggregator.ingest.stories import StoryMatch
+        from aggregator.models import StoryMatch
 
         return StoryMatch(
             window=timedelta(hours=self.window_hours),
@@ -243,7 +244,7 @@ class ServeConfig(_Frozen):
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        from aggregator.export.server import parse_listen
+        from aggregator.text.urls import parse_listen
 
         parse_listen(value)
         return value.strip()
@@ -395,6 +396,19 @@ class Config(_Frozen):
     def feed(self, url: str) -> FeedConfig | None:
         wanted = feed_identity(url)
         return next((f for f in self.feeds if feed_identity(f.url) == wanted), None)
+
+    def reading_view(self) -> ReadingConfig:
+        """What the reading commands keep of this config (cached by config.file)."""
+        return ReadingConfig(
+            source=self.source or "",
+            database=self.database,
+            timezone=self.display.timezone,
+            log_format=self.logging.format,
+            tag_labels=tuple(
+                (name, tag.labels.ko or tag.labels.en or name) for name, tag in self.tags.items()
+            ),
+            feed_urls=tuple(feed.url for feed in self.feeds),
+        )
 
 
 def _cross_checks(data: Mapping[str, Any]) -> list[str]:

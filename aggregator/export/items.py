@@ -161,9 +161,9 @@ def _updated(article: ExportArticle) -> datetime:
 
 
 def _lead(text: str, title: str, cells: int = SUMMARY_CELLS) -> str:
-    # digest.extract_lead knows Korean datelines and bylines; imported here so that the
-    # module stays importable without rich when only ids are needed.
-    from aggregator.read.digest import extract_lead
+    # extract_lead knows Korean datelines and bylines; imported here so that the module
+    # stays importable without rich when only ids are needed.
+    from aggregator.text.lead import extract_lead
 
     # It reads the opening paragraphs only: do not make it clean a whole long text.
     return extract_lead(text[:LEAD_SOURCE_CHARS], title, max_cells=cells)

@@ -28,9 +28,9 @@ from xml.etree import ElementTree
 
 from lxml import etree
 
-from aggregator.text.charset import decode_bytes, xml_declared_encoding
 from aggregator.errors import ExportError
 from aggregator.export.sanitize import xml_safe
+from aggregator.text.charset import decode_bytes, xml_declared_encoding
 
 __all__ = ["MAX_OPML_BYTES", "OpmlDocument", "OpmlFeed", "OpmlSkip", "parse", "unparse"]
 

@@ -39,13 +39,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.text.urls import parse_listen
 
 if TYPE_CHECKING:
     from aggregator.config.schema import Config
     from aggregator.export.service import Exporter, Rendered, Validator
     from aggregator.store import Store
 
-__all__ = ["FeedServer", "is_loopback", "parse_listen", "start_server"]
+__all__ = ["FeedServer", "is_loopback", "start_server"]
 
 log = logging.getLogger(__name__)
 
@@ -57,19 +58,6 @@ CACHE_CONTROL = "public, max-age=60"
 
 _FEED = re.compile(r"^/feeds/all\.(atom|rss|json)$")
 _TAG_FEED = re.compile(r"^/feeds/tag/([a-z0-9][a-z0-9_-]{0,63})\.(atom|rss|json)$")
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:8080`` for IPv6) → (host, port). Raises ValueError."""
-    text = value.strip()
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", text)
-    if not match:
-        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)")
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
-    if port > 65535:
-        raise ValueError(f"port {port} out of range")
-    return host, port
 
 
 def is_loopback(host: str) -> bool:

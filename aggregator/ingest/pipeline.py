@@ -31,19 +31,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from aggregator.ingest.tag.rules import CompiledRules, tags_for
 from aggregator.config.schema import Config, FeedConfig
 from aggregator.errors import AggregatorError, ExtractError, FetchError, Interrupted
 from aggregator.ingest.extract.article import text_from_feed_content
 from aggregator.ingest.fetch import Fetcher
-from aggregator.models import (
-    ExtractedArticle,
-    FeedUpdateResult,
-    FetchResult,
-    ParsedEntry,
-    ParsedFeed,
-)
-from aggregator.ingest.parse.xmlfeed import parse_feed
+from aggregator.ingest.parse.feed import parse_feed
 from aggregator.ingest.schedule import (
     SchedulePolicy,
     ServerHints,
@@ -52,6 +44,15 @@ from aggregator.ingest.schedule import (
     next_check_time,
     next_interval,
     parse_retry_after,
+)
+from aggregator.ingest.tag.rules import CompiledRules, tags_for
+from aggregator.models import (
+    ExtractedArticle,
+    FeedUpdateResult,
+    FetchResult,
+    ParsedEntry,
+    ParsedFeed,
+    StoryPrint,
 )
 from aggregator.store import (
     ArticleWrite,
@@ -62,7 +63,6 @@ from aggregator.store import (
     ScheduleUpdate,
     Store,
 )
-from aggregator.ingest.stories import StoryPrint
 
 if TYPE_CHECKING:
     from aggregator.ingest.tag.loader import Tagger

@@ -14,8 +14,7 @@ What it decides:
 * jitter (:func:`jittered`) so that feeds do not drift into lock-step, and the spreading of
   overdue feeds at daemon start (:func:`startup_spread`) so that a restart with 300 feeds
   does not fire them all at once;
-* durations as written in the config (:func:`parse_duration`) and the server's hints as
-  read from response headers (:func:`hints_from_response`, :func:`parse_retry_after`).
+* the server's hints as read from response headers (:func:`hints_from_response`, :func:`parse_retry_after`).
 
 What it does not do: any I/O, reading a clock or a global random generator (``now`` and a
 :class:`random.Random` are passed in, which keeps every decision reproducible in tests),
@@ -30,13 +29,13 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
-from itertools import pairwise
 from zoneinfo import ZoneInfo
+
+from aggregator.text.durations import LONGEST
 
 __all__ = [
     "KOREA",
@@ -49,7 +48,6 @@ __all__ = [
     "jittered",
     "next_check_time",
     "next_interval",
-    "parse_duration",
     "parse_retry_after",
     "startup_spread",
 ]
@@ -57,59 +55,6 @@ __all__ = [
 # Where "hour of day" is counted by default: Korean outlets publish by Korean daylight.
 KOREA: tzinfo = ZoneInfo("Asia/Seoul")
 _HOUR = timedelta(hours=1)
-# Anything longer is a typo or an attack on timedelta's range, not a polling interval.
-_LONGEST = timedelta(days=3650)
-
-
-# --- durations ------------------------------------------------------------------------------
-
-_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
-_COMPONENT = re.compile(rf"({_NUMBER})\s*([dhms])", re.ASCII)
-_COMPOUND = re.compile(rf"(?:{_NUMBER}\s*[dhms]\s*)+", re.ASCII)
-_BARE_NUMBER = re.compile(_NUMBER, re.ASCII)
-_DURATION_HELP = "a number of seconds or a value such as 30s, 5m, 6h, 1d or 1h30m"
-
-
-def parse_duration(text: str | int | float) -> timedelta:
-    """A positive duration: ``30s``, ``5m``, ``6h``, ``1d``, ``1h30m``, ``"90"`` or ``45``
-    (bare numbers are seconds). Units go from largest to smallest, each at most once.
-
-    Raises ValueError naming the value and the accepted forms.
-    """
-    if isinstance(text, bool):  # bool is an int; True meaning "1 second" is surely a mistake
-        raise ValueError(f"invalid duration {text!r}: expected {_DURATION_HELP}")
-    if isinstance(text, int | float):
-        seconds = float(text)
-    elif isinstance(text, str):
-        seconds = _duration_seconds(text)
-    else:
-        raise ValueError(f"invalid duration {text!r}: expected {_DURATION_HELP}")
-    if not math.isfinite(seconds):
-        raise ValueError(f"invalid duration {text!r}: expected {_DURATION_HELP}")
-    if seconds <= 0:
-        raise ValueError(f"invalid duration {text!r}: must be greater than zero")
-    if seconds > _LONGEST.total_seconds():
-        raise ValueError(f"invalid duration {text!r}: longer than {_LONGEST.days} days")
-    return timedelta(seconds=seconds)
-
-
-def _duration_seconds(text: str) -> float:
-    value = text.strip().lower()
-    if value.startswith("-"):
-        raise ValueError(f"invalid duration {text!r}: must be greater than zero")
-    if _BARE_NUMBER.fullmatch(value):
-        return float(value)
-    if not _COMPOUND.fullmatch(value):
-        raise ValueError(f"invalid duration {text!r}: expected {_DURATION_HELP}")
-    units = [unit for _, unit in _COMPONENT.findall(value)]
-    order = "dhms"
-    if any(order.index(a) >= order.index(b) for a, b in pairwise(units)):
-        raise ValueError(
-            f"invalid duration {text!r}: units must go from largest to smallest "
-            "(d, h, m, s), each at most once"
-        )
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(value))
 
 
 # --- policy and hints -----------------------------------------------------------------------
@@ -237,17 +182,17 @@ def _http_date(value: str | None) -> datetime | None:
 def _positive_seconds(text: str | None) -> timedelta | None:
     if text is None or not (text.isascii() and text.isdigit()):
         return None
-    return _positive(timedelta(seconds=min(int(text), int(_LONGEST.total_seconds()))))
+    return _positive(timedelta(seconds=min(int(text), int(LONGEST.total_seconds()))))
 
 
 def _positive_minutes(minutes: float | None) -> timedelta | None:
     if minutes is None or not math.isfinite(minutes) or minutes <= 0:
         return None
-    return timedelta(minutes=min(minutes, _LONGEST.total_seconds() / 60))
+    return timedelta(minutes=min(minutes, LONGEST.total_seconds() / 60))
 
 
 def _positive(delta: timedelta) -> timedelta | None:
-    return min(delta, _LONGEST) if delta > timedelta(0) else None
+    return min(delta, LONGEST) if delta > timedelta(0) else None
 
 
 # --- publication rate -----------------------------------------------------------------------

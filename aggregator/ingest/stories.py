@@ -1,22 +1,17 @@
-"""Story clusters: the same event reported by several outlets, as pure functions and records.
+"""Story prints: the same event reported by several outlets, as pure functions.
 
 Korean outlets republish Yonhap wire copy with small edits: a headline marker (``[속보]``,
 ``(종합2보)``), their own dateline and byline, a photo credit, a copyright footer, a trimmed
 ending. :func:`normalize_text` and :func:`normalize_title` strip that furniture;
-:func:`fingerprint` turns what is left into a :class:`StoryPrint` (a MinHash signature of
-character shingles, computed with datasketch, and its LSH band hashes); :func:`match_score`
-decides whether two prints are one story (estimated Jaccard and containment of the texts,
-together with headline similarity, within a time window); :func:`choose_story` picks the
-story of the best match among candidates.
+:func:`fingerprint` turns what is left into a :class:`~aggregator.models.StoryPrint` (a
+MinHash signature of character shingles, computed with datasketch, and its LSH band hashes).
+Whether two prints are one story is decided where the store files a new article, under its
+story lock: :mod:`aggregator.store.story_match`.
 
-It does no I/O: the store keeps prints and band hashes in the database and looks
-candidates up by band hash (``aggregator.store.story_sql``); the evaluation
-(``bench/stories_eval.py``) uses the same functions with an in-memory index. datasketch
-(and so numpy) is imported only inside :func:`fingerprint`: the reading commands import
-this module for its records and must not pay for numpy.
+It does no I/O. datasketch (and so numpy) is imported only inside :func:`fingerprint`.
 
-Why our own normalizer and decision rule: they are the Korean-specific core of the feature
-(no library knows 연합뉴스 datelines); MinHash itself is datasketch's.
+Why our own normalizer: it is the Korean-specific core of the feature (no library knows
+연합뉴스 datelines); MinHash itself is datasketch's.
 """
 
 from __future__ import annotations
@@ -27,27 +22,20 @@ import struct
 import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from aggregator.models import StoryInfo, StoryMember
+from aggregator.models import StoryMatch, StoryPrint
 
 __all__ = [
     "BANDS",
     "NUM_PERM",
     "ROWS",
-    "StoryInfo",
-    "StoryMatch",
-    "StoryMember",
-    "StoryPrint",
-    "choose_story",
+    "band_hashes",
     "fingerprint",
     "language_key",
-    "match_score",
     "normalize_text",
     "normalize_title",
-    "title_similarity",
 ]
 
 # 32 bands of 4 rows: two texts with Jaccard 0.5 share a band with probability
@@ -61,44 +49,7 @@ SHINGLE = 5
 # cost bounded for long features.
 MAX_SHINGLE_CHARS = 2500
 _SEED = 1
-DEFAULT_MIN_TEXT_CHARS = 60
-LONG_TEXT_SHINGLES = 300
-
-
-@dataclass(frozen=True, slots=True)
-class StoryMatch:
-    """When two articles are one story (config ``stories``)."""
-
-    window: timedelta = timedelta(hours=48)
-    # Estimated Jaccard of the texts' shingles, with a similar headline.
-    threshold: float = 0.5
-    title_threshold: float = 0.3
-    # Texts this similar are one story whatever the headline says.
-    text_only_threshold: float = 0.8
-    # Shorter text almost wholly inside the longer one (a trimmed copy), with a similar
-    # headline.
-    containment_threshold: float = 0.85
-    min_text_chars: int = DEFAULT_MIN_TEXT_CHARS
-    max_candidates: int = 200
-
-
-@dataclass(frozen=True, slots=True)
-class StoryPrint:
-    """What the store keeps per article to find its story."""
-
-    signature: tuple[int, ...]  # NUM_PERM 32-bit MinHash values
-    bands: tuple[int, ...]  # BANDS signed 64-bit hashes (band index included)
-    size: int  # number of distinct shingles
-    title_key: str
-    language: str  # "ko", else the declared language or "other"
-    seen_at: datetime  # published time, else first seen
-
-    def signature_bytes(self) -> bytes:
-        return struct.pack(f"<{len(self.signature)}I", *self.signature)
-
-
-def unpack_signature(data: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"<{len(data) // 4}I", data)
+DEFAULT_MIN_TEXT_CHARS = StoryMatch().min_text_chars
 
 
 # -- normalization ------------------------------------------------------------------------
@@ -303,64 +254,3 @@ def fingerprint(
     )
 
 
-# -- deciding -----------------------------------------------------------------------------
-
-
-def _bigrams(key: str) -> set[str]:
-    compact = key.replace(" ", "")
-    if len(compact) < 2:
-        return {compact} if compact else set()
-    return {compact[i : i + 2] for i in range(len(compact) - 1)}
-
-
-def title_similarity(a: str, b: str) -> float:
-    """Overlap of two normalized headlines' character bigrams, relative to the shorter one
-    (an outlet's shortened headline still agrees with the wire's)."""
-    x, y = _bigrams(a), _bigrams(b)
-    if not x or not y:
-        return 0.0
-    return len(x & y) / min(len(x), len(y))
-
-
-def estimated_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
-    if not a or len(a) != len(b):
-        return 0.0
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
-
-
-def match_score(new: StoryPrint, other: StoryPrint, match: StoryMatch) -> float | None:
-    """How well ``other`` matches ``new`` (higher is better), or None: not one story."""
-    if new.language != other.language or abs(new.seen_at - other.seen_at) > match.window:
-        return None
-    jaccard = estimated_jaccard(new.signature, other.signature)
-    title = title_similarity(new.title_key, other.title_key)
-    # A short text (a photo caption, a one-line summary) is shared by different stories of
-    # one event or one photo series: only a long one may overrule the headline.
-    if jaccard >= match.text_only_threshold and min(new.size, other.size) >= LONG_TEXT_SHINGLES:
-        return jaccard + title
-    if title < match.title_threshold:
-        return None
-    if jaccard >= match.threshold:
-        return jaccard + title
-    # |A ∩ B| from the Jaccard estimate and both set sizes: a trimmed copy is mostly inside
-    # the full one even when their Jaccard is low.
-    smaller = min(new.size, other.size)
-    if jaccard > 0 and smaller:
-        common = jaccard * (new.size + other.size) / (1 + jaccard)
-        if common / smaller >= match.containment_threshold:
-            return jaccard + title
-    return None
-
-
-def choose_story(
-    new: StoryPrint,
-    candidates: Iterable[tuple[int, StoryPrint]],
-    match: StoryMatch,
-) -> int | None:
-    """The story id of the best-matching candidate ``(story_id, print)``, or None."""
-    best: tuple[float, int] | None = None
-    for story_id, other in candidates:
-        score = match_score(new, other, match)
-        if score is not None and (best is None or score > best[0]):
-            best = (score, story_id)
-    return None if best is None else best[1]

@@ -47,13 +47,13 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 
 from aggregator import __version__, systemd
-from aggregator.ingest.tag.rules import compile_rules
 from aggregator.config.schema import Config, load_config
 from aggregator.errors import AggregatorError, ConfigError, StoreError
 from aggregator.ingest.pipeline import Services, schedule_policy, update_feed_safely
-from aggregator.service.upkeep import prune
-from aggregator.service.runtime import open_services
 from aggregator.ingest.schedule import startup_spread
+from aggregator.ingest.tag.rules import compile_rules
+from aggregator.service.runtime import open_services
+from aggregator.service.upkeep import prune
 from aggregator.store import Store
 from aggregator.store.daemon_sql import HEARTBEAT_SECONDS, ClaimedFeed
 

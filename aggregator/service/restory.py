@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aggregator.config.schema import StoriesConfig
+from aggregator.ingest.stories import fingerprint
+from aggregator.models import StoryPrint
 from aggregator.store import Store
-from aggregator.ingest.stories import StoryPrint, fingerprint
 
 __all__ = ["RebuildReport", "rebuild_stories"]
 

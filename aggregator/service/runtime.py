@@ -54,12 +54,12 @@ def open_services(
     body raises (Ctrl-C included), in-flight work is told to stop and the pool is not
     waited for.
     """
-    from aggregator.ingest.tag.rules import compile_rules
     from aggregator.ingest.extract.pool import ExtractionPool
     from aggregator.ingest.fetch import HttpFetcher
     from aggregator.ingest.pipeline import Services
-    from aggregator.store import Store
     from aggregator.ingest.tag.loader import open_tagger
+    from aggregator.ingest.tag.rules import compile_rules
+    from aggregator.store import Store
 
     # Loaded once per process (not per feed) and before anything is opened: a broken model
     # file stops the command at once.

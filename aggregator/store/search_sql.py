@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.orm import Session
 
-from aggregator.text import search as tok
 from aggregator.errors import StoreError
 from aggregator.store.base import StoreBase, chunks
 from aggregator.store.dbapi import Sql
 from aggregator.store.reading_sql import search_body, stems
 from aggregator.store.tables import ArticleRow
+from aggregator.text import search as tok
 
 if TYPE_CHECKING:  # alembic is imported by migrations only, never by a search
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType

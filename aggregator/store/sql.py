@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from aggregator.models import TagAssignment
+from aggregator.models import StoryMatch, StoryPrint, TagAssignment
 from aggregator.store.base import ReadingQueries, chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
@@ -26,7 +26,6 @@ from aggregator.store.export_sql import ExportQueries
 from aggregator.store.story_sql import StoryQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 from aggregator.store.tags_sql import TagQueries
-from aggregator.ingest.stories import StoryMatch, StoryPrint
 
 __all__ = [
     "ArticleView",

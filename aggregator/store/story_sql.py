@@ -3,7 +3,7 @@
 An article's story is decided as it is stored, inside the feed update's transaction
 (``Store.store_update``): its band hashes find the candidate articles of the time window
 through the primary key of ``story_bands`` (one indexed query), their prints are verified
-in Python (:func:`aggregator.ingest.stories.choose_story`), and the article joins the best story
+in Python (:func:`aggregator.store.story_match.choose_story`), and the article joins the best story
 or starts one. Nothing lives in memory, so it survives restarts; on PostgreSQL a transaction-scoped
 advisory lock makes the assignments of several daemons take turns (two instances storing
 the same wire story at once would otherwise each start a story). A crash rolls the
@@ -24,18 +24,14 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from aggregator.models import StoryMatch, StoryPrint, unpack_signature
 from aggregator.store.base import StoreBase, chunks
+from aggregator.store.story_match import choose_story
 from aggregator.store.tables import (
     ArticleRow,
     StoryArticleRow,
     StoryBandRow,
     StoryRow,
-)
-from aggregator.ingest.stories import (
-    StoryMatch,
-    StoryPrint,
-    choose_story,
-    unpack_signature,
 )
 
 __all__ = ["StoryQueries", "StorySource"]

@@ -18,7 +18,14 @@ import re
 from collections.abc import Iterable
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
-__all__ = ["TRACKING_PARAMS", "absolute_url", "canonicalize_url", "is_http_url"]
+__all__ = [
+    "TRACKING_PARAMS",
+    "absolute_url",
+    "canonicalize_url",
+    "first_http_url",
+    "is_http_url",
+    "parse_listen",
+]
 
 # Names compared lower-cased. Only parameters that never select content belong here.
 TRACKING_PARAMS = frozenset(
@@ -206,3 +213,14 @@ def first_http_url(base: str | None, candidates: Iterable[str | None]) -> str | 
         if url and is_http_url(url):
             return url
     return None
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) → (host, port). Raises ValueError."""
+    text = value.strip()
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([^:\[\]\s]+):(\d{1,5})", text)
+    if not match:
+        raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:8080 or [::1]:8080)")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if port > 65535:
+        raise ValueError(f"port {port} out of range")
+    return host, port

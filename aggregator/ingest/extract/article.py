@@ -43,9 +43,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from aggregator.text.charset import charset_from_content_type, decode_bytes, html_meta_charset
 from aggregator.errors import ExtractError
 from aggregator.models import ExtractedArticle, TextSource
+from aggregator.text.charset import charset_from_content_type, decode_bytes, html_meta_charset
 
 __all__ = [
     "KST",

@@ -26,11 +26,8 @@ from typing import Any
 from feedparser import sanitizer as _feedparser_sanitizer
 from feedparser.urls import resolve_relative_uris
 
-from aggregator.text.charset import charset_from_content_type, decode_bytes
-from aggregator.text.dates import parse_date
 from aggregator.errors import ParseError
-from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.ingest.parse.xmlfeed import (
+from aggregator.ingest.parse.fields import (
     canonical_link,
     clean_author,
     clean_html,
@@ -38,6 +35,9 @@ from aggregator.ingest.parse.xmlfeed import (
     entry_key,
     unique_strings,
 )
+from aggregator.models import ParsedEntry, ParsedFeed
+from aggregator.text.charset import charset_from_content_type, decode_bytes
+from aggregator.text.dates import parse_date
 from aggregator.text.urls import absolute_url, first_http_url
 
 __all__ = ["JSON_FEED_VERSIONS", "parse_json_feed", "sanitize_html"]

@@ -1,5 +1,5 @@
-"""Turn fetched feed bytes into a ParsedFeed: RSS 0.9x/1.0/2.0 and Atom via feedparser, JSON
-Feed via :mod:`aggregator.ingest.parse.jsonfeed`.
+"""RSS 0.9x/1.0/2.0 and Atom bytes → a ParsedFeed, via feedparser (JSON Feed is
+:mod:`.jsonfeed`'s; :mod:`.feed` picks between them).
 
 What this module adds to feedparser:
 
@@ -25,19 +25,27 @@ or keep anything of feedparser's result beyond what ParsedFeed carries (use
 from __future__ import annotations
 
 import codecs
-import hashlib
-import html
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
+from aggregator.errors import ParseError
+from aggregator.ingest.parse.fields import (
+    canonical_link,
+    clean_author,
+    clean_html,
+    clean_text,
+    entry_key,
+    lower_keys,
+    unique_strings,
+)
+from aggregator.models import ParsedEntry, ParsedFeed
 from aggregator.text.charset import (
     bom_encoding,
     charset_from_content_type,
@@ -46,22 +54,9 @@ from aggregator.text.charset import (
     xml_declared_encoding,
 )
 from aggregator.text.dates import parse_date
-from aggregator.errors import ParseError
-from aggregator.models import ParsedEntry, ParsedFeed
-from aggregator.text.urls import absolute_url, canonicalize_url, first_http_url, is_http_url
+from aggregator.text.urls import first_http_url
 
-__all__ = [
-    "FeedDocument",
-    "canonical_link",
-    "clean_author",
-    "clean_html",
-    "clean_text",
-    "entry_key",
-    "looks_like_json",
-    "parse_feed",
-    "parse_feed_document",
-    "unique_strings",
-]
+__all__ = ["FeedDocument", "parse_feed_document", "parse_xml_feed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +83,10 @@ class _Recoded:
     override: str | None
 
 
-def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
-    """Parse a fetched feed. ``headers`` are the HTTP response headers, names lower-cased.
-
-    Raises ParseError when ``body`` is not a feed (HTML page, error text, empty) or cannot
-    be read at all. Ill-formed but usable feeds are returned, with ``warnings``.
-    """
-    lowered = _lower_keys(headers)
-    if looks_like_json(body, lowered.get("content-type", "")):
-        # Imported here: jsonfeed builds its entries with this module's helpers.
-        from aggregator.ingest.parse.jsonfeed import parse_json_feed
-
-        return parse_json_feed(body, url, lowered)
-    document = parse_feed_document(body, url, lowered)
+def parse_xml_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """An RSS or Atom document (``headers`` lower-cased). Raises ParseError when ``body`` is
+    not a feed (HTML page, error text, empty) or cannot be read at all."""
+    document = parse_feed_document(body, url, headers)
     _require_feed(document.result, body, url)
     return _to_parsed_feed(document, url)
 
@@ -111,7 +97,7 @@ def parse_feed_document(
     """feedparser's result for ``body``, after the Korean decoding fix. No feed check."""
     if not body.strip():
         raise ParseError(url, "not a feed: empty body")
-    lowered = _lower_keys(headers)
+    lowered = lower_keys(headers)
     recoded = _recode_korean(body, lowered)
     data = recoded.data if recoded else body
     response_headers = dict(recoded.headers if recoded else lowered)
@@ -146,19 +132,6 @@ def parse_feed_document(
     encoding = _codec_name(result.get("encoding") or "utf-8")
     return FeedDocument(result=result, encoding=encoding, warnings=tuple(warnings))
 
-
-def looks_like_json(body: bytes, content_type: str = "") -> bool:
-    """True when ``body`` should be read as JSON (Feed): it starts with ``{``, or it is
-    neither obviously markup nor labelled anything but JSON."""
-    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"{"):
-        return True
-    if head.startswith(b"<"):
-        return False
-    return "json" in content_type.lower()
-
-
-# --- decoding -------------------------------------------------------------------------------
 
 _XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
 _CT_CHARSET_PARAM = re.compile(r"""\s*;\s*charset\s*=\s*("[^"]*"|'[^']*'|[^;]*)""", re.I)
@@ -452,106 +425,3 @@ def _update_period(period: Any, frequency: Any) -> float | None:
     if not frequency_text.isdigit() or not 0 < int(frequency_text) < 10**6:
         return None
     return period_minutes / int(frequency_text)
-
-
-def _lower_keys(headers: Mapping[str, str] | None) -> dict[str, str]:
-    return {name.lower(): value for name, value in (headers or {}).items()}
-
-
-# --- helpers shared with jsonfeed -----------------------------------------------------------
-
-
-class _TextCollector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "p", "div", "li"):
-            self.parts.append(" ")
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def clean_text(value: str | None, is_html: bool = False) -> str:
-    """Plain text: tags dropped (when ``is_html``), entities decoded, whitespace collapsed.
-
-    Entities are decoded even in plain text because feeds often escape twice
-    (``&amp;quot;``), and a title is shown, never parsed again.
-    """
-    if not value:
-        return ""
-    if is_html:
-        collector = _TextCollector()
-        collector.feed(value)
-        collector.close()
-        value = "".join(collector.parts)
-    value = html.unescape(value)
-    return " ".join(_CONTROL.sub(" ", value).split())
-
-
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-
-
-def clean_html(value: str | None) -> str:
-    """Already-sanitized HTML, trimmed, without comments (Chosun stuffs view counters in)."""
-    if not value:
-        return ""
-    return _COMMENT.sub("", value).strip()
-
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]|<\s*>")
-
-
-def clean_author(raw: str | None, name: str | None = None) -> str | None:
-    """A display name from RSS's free-form author: e-mail addresses and empty brackets
-    removed, ``email (Name)`` unwrapped; the address itself when nothing else is there.
-
-    feedparser's own split is not used as is: it cuts "이창환 기자( ch21@x.com )" to
-    "이창환 기자(".
-    """
-    text = clean_text(raw or name or "")
-    if not text:
-        return None
-    without = _EMPTY_BRACKETS.sub("", _EMAIL.sub("", text))
-    without = " ".join(without.split()).strip(" ,;:-")
-    if without.startswith("(") and without.endswith(")"):
-        without = without[1:-1].strip()
-    if not without:
-        email = _EMAIL.search(text)
-        return email.group(0) if email else None
-    return without
-
-
-def unique_strings(values: Iterable[str | None]) -> tuple[str, ...]:
-    """Stripped, whitespace-collapsed, non-empty, first occurrence kept."""
-    seen: dict[str, None] = {}
-    for value in values:
-        text = " ".join((value or "").split())
-        if text and text not in seen:
-            seen[text] = None
-    return tuple(seen)
-
-
-def canonical_link(base: str | None, link: str | None) -> str | None:
-    """``link`` resolved against ``base`` and canonicalized; None unless http(s)."""
-    absolute = absolute_url(base, link)
-    if absolute is None:
-        return None
-    canonical = canonicalize_url(absolute)
-    return canonical if is_http_url(canonical) else None
-
-
-def entry_key(guid: str | None, link: str | None, title: str, date: datetime | None) -> str:
-    """The guid, else the canonical link, else a hash of title and date."""
-    if guid:
-        return guid
-    if link:
-        return link
-    stamp = date.isoformat() if date else ""
-    return "sha256:" + hashlib.sha256(f"{title}|{stamp}".encode()).hexdigest()

@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aggregator.ingest.tag.rules import CompiledRules, TagReport, compile_rules, tag_report
 from aggregator.config.schema import Config
 from aggregator.errors import ConfigError
+from aggregator.ingest.tag.loader import Tagger
+from aggregator.ingest.tag.rules import CompiledRules, TagReport, compile_rules, tag_report
 from aggregator.models import TagAssignment
 from aggregator.store.tags_sql import ArticleToTag, TagQueries
-from aggregator.ingest.tag.loader import Tagger
 
 __all__ = [
     "EvalRow",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aggregator.ingest.tag.rules import Morphemes, TopicScorer
     from aggregator.config.schema import Config
+    from aggregator.ingest.tag.rules import Morphemes, TopicScorer
 
 __all__ = ["Tagger", "open_tagger"]
 
@@ -39,8 +39,8 @@ def open_tagger(
     Raises:
         TaggerError: the model files are missing, damaged or of another version.
     """
-    from aggregator.ingest.tag.rules import compile_rules
     from aggregator.ingest.tag.morph import KiwiMorphemes
+    from aggregator.ingest.tag.rules import compile_rules
 
     model: TopicScorer | None = None
     if config.tagger.enabled if with_model is None else with_model:
