@@ -10,8 +10,8 @@ ones likewise), each article with 1-2 tags of the 9 default tags, then times who
 - ``aggregator show ID --no-pager`` (stdout to a pipe)        goal <= 250 ms
 - ``aggregator --help``                                       goal <= 200 ms
 
-The schema is the project's own (``Store.open`` runs the migrations; the feeds are added with
-``Store.sync_feeds``). The bulk rows then go in with plain SQL (executemany, large
+The schema is the project's own (``SqlStore.open`` runs the migrations; the feeds are added with
+``SqlStore.sync_feeds``). The bulk rows then go in with plain SQL (executemany, large
 transactions, journal off for the build only, WAL set back afterwards), in the storage formats
 of the store: datetimes through the bind processor of the tables' own ``UTCDateTime`` column
 type, ``key_hash`` = ``store.base.digest(url)``, and the search index filled by the INSERT of
@@ -49,8 +49,8 @@ sys.path.insert(0, str(REPO))
 
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
 
-from aggregator.store import Store  # noqa: E402
 from aggregator.store.base import digest  # noqa: E402
+from aggregator.store.sql import SqlStore  # noqa: E402
 from aggregator.store.tables import ArticleRow  # noqa: E402
 from aggregator.text.search import index_text  # noqa: E402
 
@@ -1033,7 +1033,7 @@ def build(db_path: Path, n: int, feeds: list[dict[str, Any]], workers: int) -> f
     started = time.perf_counter()
     url = f"sqlite:///{db_path}"
     now = datetime.now(UTC)
-    with Store.open(url) as store:  # the migrations make the schema
+    with SqlStore.open(url) as store:  # the migrations make the schema
         store.sync_feeds([(f["url"], f["title"]) for f in feeds], now - timedelta(days=DAYS + 1))
     conn = sqlite3.connect(db_path, isolation_level=None)
     by_url = dict(conn.execute("SELECT url, id FROM feeds"))
@@ -1079,7 +1079,7 @@ def build(db_path: Path, n: int, feeds: list[dict[str, Any]], workers: int) -> f
         conn.execute("COMMIT")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.close()
-    with Store.open(url) as store:
+    with SqlStore.open(url) as store:
         store.optimize()  # what the daemon does daily
     return time.perf_counter() - started
 

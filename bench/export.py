@@ -1,7 +1,7 @@
 """Export benchmark: rendering all.atom for 1,000 full-text articles, and serving it.
 
 Builds a SQLite database of N articles (default 1,000) through the store's own write path
-(``Store.store_update``, as a poll writes them): 10 feeds, Korean full texts of 8-14
+(``SqlStore.store_update``, as a poll writes them): 10 feeds, Korean full texts of 8-14
 paragraphs (about 1,500 characters, 5-8 KB of HTML each) with a byline, a link and an image,
 1-2 tags each. Then prints:
 
@@ -47,7 +47,8 @@ from aggregator.export.server import start_server  # noqa: E402
 from aggregator.export.service import Exporter  # noqa: E402
 from aggregator.export.syndication import FeedMeta, render_atom  # noqa: E402
 from aggregator.models import TagAssignment  # noqa: E402
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store  # noqa: E402
+from aggregator.store.records import ArticleWrite, EntryWrite, FeedWrite  # noqa: E402
+from aggregator.store.sql import SqlStore  # noqa: E402
 from tests.sites import PARAGRAPHS  # noqa: E402
 
 GOAL_MS = 200
@@ -82,7 +83,7 @@ def build(db_url: str, n: int) -> Any:
             "feeds": [{"url": u, "title": f"테스트일보 {i}"} for i, u in enumerate(feeds)],
         }
     )
-    store = Store.open(db_url)
+    store = SqlStore.open(db_url)
     start = datetime(2026, 11, 1, tzinfo=UTC)
     store.sync_feeds([(u, None) for u in feeds], start)
     ids = {u: store.feed_state(u).id for u in feeds}  # type: ignore[union-attr]

@@ -126,7 +126,9 @@ def main() -> None:
         )
         with open_services(config) as services:
             # Warm the worker processes: a long-running daemon has them up already.
-            warm = [services.extractor.submit(pages[0], "http://warm/") for _ in range(cores * 2)]
+            warm = [
+                services.pages.extractor.submit(pages[0], "http://warm/") for _ in range(cores * 2)
+            ]
             for future in warm:
                 future.result()
             started = time.perf_counter()

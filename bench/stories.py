@@ -4,7 +4,7 @@ Fills a database (SQLite file by default, or --url) with N synthetic Korean arti
 over the story window, each with its print and band hashes (a fifth of them copies of
 another, so stories have several members), then stores M new articles the way a feed
 update does (a transaction per feed of 20 articles: insert the article, then
-``Store.assign_story``) and prints:
+``SqlStore.assign_story``) and prints:
 
 - fingerprint ms/article (normalize + shingles + datasketch MinHash + band hashes; done by
   the pipeline before the transaction opens);
@@ -33,8 +33,8 @@ from sqlalchemy import insert  # noqa: E402
 
 from aggregator.ingest.stories import fingerprint  # noqa: E402
 from aggregator.models import StoryMatch, StoryPrint  # noqa: E402
-from aggregator.store import Store  # noqa: E402
 from aggregator.store.base import digest  # noqa: E402
+from aggregator.store.sql import SqlStore  # noqa: E402
 from aggregator.store.tables import (  # noqa: E402
     ArticleRow,
     StoryArticleRow,
@@ -64,7 +64,7 @@ def edit(rng: random.Random, text: str) -> str:
     return "(서울=뉴스1) 홍길동 기자 = " + "\n".join(lines) + "\nⓒ 뉴스1 무단전재 및 재배포 금지"
 
 
-def fill(store: Store, n: int, rng: random.Random, words: list[str]) -> list[tuple[str, str]]:
+def fill(store: SqlStore, n: int, rng: random.Random, words: list[str]) -> list[tuple[str, str]]:
     """N articles in the window; returns (title, text) of the originals, for copies later."""
     originals: list[tuple[str, str]] = []
     window = StoryMatch().window
@@ -149,7 +149,7 @@ def fill(store: Store, n: int, rng: random.Random, words: list[str]) -> list[tup
     return originals
 
 
-def _stored_originals(store: Store) -> list[tuple[str, str]]:
+def _stored_originals(store: SqlStore) -> list[tuple[str, str]]:
     from sqlalchemy import select
 
     with store._read() as session:
@@ -177,7 +177,7 @@ def main() -> None:
     words = make_vocabulary(rng)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{args.keep or Path(tmp) / 'bench.db'}"
-        store = Store.open(url)
+        store = SqlStore.open(url)
         try:
             print(f"database {store.dialect}; {args.articles:,} articles in the window")
             stored = store.counts()["articles"]

@@ -26,7 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from aggregator.config.schema import load_config  # noqa: E402
-from aggregator.ingest.tag.rules import compile_rules, tag_report  # noqa: E402
+from aggregator.ingest.tag.rules import (  # noqa: E402
+    FeedContext,
+    Tagging,
+    TagInput,
+    compile_rules,
+    tag_report,
+)
 
 FEEDS = REPO.parent / "shared" / "corpus" / "feeds"
 _TAG = re.compile(r"<[^>]+>")
@@ -89,8 +95,10 @@ def main() -> None:
     print(f"model inference: {per:.3f} ms per article (goal <= 2 ms)")
 
     config = load_config(REPO / "config.yaml")
-    rules = compile_rules(config.tags)
     tagger = open_tagger(config)
+    tagging = Tagging(
+        compile_rules(config.tags), tagger.model, config.tagger.threshold, tagger.morphemes
+    )
     if tagger.morphemes is not None:
         analyser = tagger.morphemes
         started = time.perf_counter()
@@ -106,16 +114,7 @@ def main() -> None:
 
     started = time.perf_counter()
     for title, text in articles:
-        tag_report(
-            title=title,
-            text=text,
-            categories=(),
-            feed_tags=(),
-            rules=rules,
-            model=tagger.model,
-            threshold=config.tagger.threshold,
-            morphemes=tagger.morphemes,
-        )
+        tag_report(TagInput(title, text), FeedContext(), tagging)
     per = (time.perf_counter() - started) / len(articles) * 1000
     print(f"full tagger (rules of config.yaml + model): {per:.3f} ms")
 

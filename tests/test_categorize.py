@@ -8,7 +8,15 @@ import pytest
 from aggregator.config.schema import parse_config
 from aggregator.errors import ConfigError
 from aggregator.ingest.tag.morph import KiwiMorphemes
-from aggregator.ingest.tag.rules import compile_rules, keyword_pattern, tag_report, tags_for
+from aggregator.ingest.tag.rules import (
+    FeedContext,
+    Tagging,
+    TagInput,
+    compile_rules,
+    keyword_pattern,
+    tag_report,
+    tags_for,
+)
 
 CONFIG = parse_config(
     {
@@ -32,9 +40,7 @@ RULES = compile_rules(CONFIG.tags)
 def tags(title: str = "", text: str = "", categories: tuple[str, ...] = (), feed=()):  # type: ignore[no-untyped-def]
     return {
         (t.tag, t.source)
-        for t in tags_for(
-            title=title, text=text, categories=categories, feed_tags=feed, rules=RULES
-        )
+        for t in tags_for(TagInput(title, text, categories), FeedContext(tags=feed), Tagging(RULES))
     }
 
 
@@ -71,19 +77,15 @@ def test_feed_tags_and_category_aliases() -> None:
 
 
 def test_scores_and_details() -> None:
-    result = tags_for(
-        title="북한 미사일", text="북한 북한", categories=(), feed_tags=(), rules=RULES
-    )
+    result = tags_for(TagInput("북한 미사일", "북한 북한"), FeedContext(), Tagging(RULES))
     rule = next(t for t in result if t.source == "rule")
     assert rule.detail == "북한@title, 북한@text×2"
     assert 0 < rule.score <= 1.0
 
 
 def test_title_hit_weighs_more_than_body_hits() -> None:
-    in_title = tags_for(title="환율 급등", text="", categories=(), feed_tags=(), rules=RULES)
-    in_body = tags_for(
-        title="제목", text="환율이 올랐다. 환율 상승.", categories=(), feed_tags=(), rules=RULES
-    )
+    in_title = tags_for(TagInput("환율 급등"), FeedContext(), Tagging(RULES))
+    in_body = tags_for(TagInput("제목", "환율이 올랐다. 환율 상승."), FeedContext(), Tagging(RULES))
     assert in_title[0].score > in_body[0].score > 0
 
 
@@ -131,10 +133,17 @@ class FixedScores:
 ANALYSER = KiwiMorphemes()
 
 
-def rich(title: str = "", text: str = "", **kwargs: Any) -> set[tuple[str, str]]:
+def rich(
+    title: str = "",
+    text: str = "",
+    *,
+    feed_url: str | None = None,
+    link: str | None = None,
+    **kwargs: Any,
+) -> set[tuple[str, str]]:
     kwargs.setdefault("morphemes", ANALYSER)
     report = tag_report(
-        title=title, text=text, categories=(), feed_tags=(), rules=RICH_RULES, **kwargs
+        TagInput(title, text, link=link), FeedContext(url=feed_url), Tagging(RICH_RULES, **kwargs)
     )
     return {(t.tag, t.source) for t in report.tags}
 
@@ -188,13 +197,9 @@ def test_veto_beats_model_and_rules_but_not_feed_tags() -> None:
         "스포츠 산업 매출", model=model, feed_url="https://x.example/"
     )
     vetoed = tag_report(
-        title="스포츠 산업 매출",
-        text="",
-        categories=(),
-        feed_tags=("sports",),
-        rules=RICH_RULES,
-        model=model,
-        feed_url=FEED,
+        TagInput("스포츠 산업 매출"),
+        FeedContext(url=FEED, tags=("sports",)),
+        Tagging(RICH_RULES, model=model),
     )
     got = {(t.tag, t.source) for t in vetoed.tags}
     assert ("sports", "model") not in got and ("sports", "feed") in got
@@ -210,9 +215,7 @@ def test_model_threshold_and_configured_tags_only() -> None:
     assert ("politics", "model") not in got  # below the threshold
     assert ("culture", "model") not in got  # not a configured tag
     assert not any(s == "model" for _, s in rich("아무 제목", model=model, threshold=0.7))
-    report = tag_report(
-        title="x", text="", categories=(), feed_tags=(), rules=RICH_RULES, model=model
-    )
+    report = tag_report(TagInput("x"), FeedContext(), Tagging(RICH_RULES, model=model))
     assert next(t for t in report.tags if t.source == "model").score == 0.62
     assert report.model_scores["politics"] == 0.30
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import StoreError
-from aggregator.store import Store
 from aggregator.store.dbapi import SCHEMA_HEAD, Array, Sql, as_utc, open_sqlite, sqlite_path
 from aggregator.store.reading_sql import Reading
+from aggregator.store.sql import SqlStore
 from tests.test_store import NOW, article, entry, feed_id, write
 
 
@@ -81,7 +81,7 @@ def test_open_sqlite_only_on_an_up_to_date_database(tmp_path: Path) -> None:
     assert open_sqlite(url) is None  # no file: the store creates it
     (tmp_path / "empty.db").touch()
     assert open_sqlite(f"sqlite:///{tmp_path / 'empty.db'}") is None  # no schema yet
-    with Store.open(url) as store:
+    with SqlStore.open(url) as store:
         fid = feed_id(store, "https://news.example/rss")
         store.store_update(fid, write(entry("g1", article("https://news.example/1", "첫 기사"))))
     sql = open_sqlite(url)
@@ -99,7 +99,7 @@ def test_open_sqlite_only_on_an_up_to_date_database(tmp_path: Path) -> None:
 
 def test_reading_over_the_store_and_over_sqlite3_agree(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    with Store.open(url) as store:
+    with SqlStore.open(url) as store:
         fid = feed_id(store, "https://news.example/rss")
         store.store_update(
             fid,

@@ -40,8 +40,8 @@ from aggregator.read.render import (
     render_markdown,
     render_text,
 )
-from aggregator.store import Store
-from aggregator.store.reading_sql import ArticleDetail, DigestRow
+from aggregator.store.records import ArticleDetail, DigestRow
+from aggregator.store.sql import SqlStore
 from aggregator.text.lead import extract_lead
 from tests.test_store import article, entry, write
 
@@ -55,8 +55,8 @@ TAG_LABELS = {"politics": "정치", "economy": "경제", "world": "국제", "tec
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
     yield s  # type: ignore[misc]
     s.close()
 
@@ -189,7 +189,7 @@ FIXTURE: list[tuple[str, str, float | None, str, str, tuple[str, ...], str]] = [
 ]
 
 
-def _populate(store: Store) -> dict[str, int]:
+def _populate(store: SqlStore) -> dict[str, int]:
     titles = {YNA: "연합뉴스", HANI: "한겨레", HERALD: "The Korea Herald", MK: "매일경제"}
     ids: dict[str, int] = {}
     for feed_url, key, hours, title, text, tags, summary in FIXTURE:
@@ -214,7 +214,7 @@ def _populate(store: Store) -> dict[str, int]:
     return ids
 
 
-def _digest(store: Store, **kwargs: object) -> Digest:
+def _digest(store: SqlStore, **kwargs: object) -> Digest:
     since = NOW - timedelta(hours=24)
     rows = store.digest_rows(since, **kwargs)  # type: ignore[arg-type]
     return build_digest(
@@ -246,7 +246,7 @@ def _snapshot(name: str, actual: str) -> None:
 # -- store ------------------------------------------------------------------------------------
 
 
-def test_digest_rows_period_order_and_prefix(store: Store) -> None:
+def test_digest_rows_period_order_and_prefix(store: SqlStore) -> None:
     ids = _populate(store)
     rows = store.digest_rows(NOW - timedelta(hours=24))
     keys = {v: k for k, v in ids.items()}
@@ -267,7 +267,7 @@ def test_digest_rows_period_order_and_prefix(store: Store) -> None:
     assert len(store.digest_rows(NOW - timedelta(days=10))) == 11
 
 
-def test_digest_rows_load_only_a_prefix_of_the_text(store: Store) -> None:
+def test_digest_rows_load_only_a_prefix_of_the_text(store: SqlStore) -> None:
     store.sync_feeds([(YNA, "연합뉴스")], NOW)
     state = store.feed_state(YNA)
     assert state is not None
@@ -280,7 +280,7 @@ def test_digest_rows_load_only_a_prefix_of_the_text(store: Store) -> None:
     assert detail is not None and detail.text == long_text
 
 
-def test_digest_rows_filters(store: Store) -> None:
+def test_digest_rows_filters(store: SqlStore) -> None:
     _populate(store)
     since = NOW - timedelta(hours=24)
     tech = store.digest_rows(since, tags=["tech"])
@@ -295,7 +295,7 @@ def test_digest_rows_filters(store: Store) -> None:
     assert store.digest_rows(since, tags=["nonexistent"]) == []
 
 
-def test_article_detail_mark_read_and_state(store: Store) -> None:
+def test_article_detail_mark_read_and_state(store: SqlStore) -> None:
     ids = _populate(store)
     aid = ids["https://www.yna.co.kr/view/AKR20250310000100001"]
     detail = store.article(aid)
@@ -328,7 +328,7 @@ def test_article_detail_mark_read_and_state(store: Store) -> None:
 # -- building ---------------------------------------------------------------------------------
 
 
-def test_build_groups_by_first_configured_tag(store: Store) -> None:
+def test_build_groups_by_first_configured_tag(store: SqlStore) -> None:
     _populate(store)
     digest = _digest(store)
     assert digest.date_heading == "Monday, March 10, 2025"
@@ -475,7 +475,7 @@ def test_second_sentence_only_when_it_fits() -> None:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def test_digest_snapshots(store: Store) -> None:
+def test_digest_snapshots(store: SqlStore) -> None:
     _populate(store)
     digest = _digest(store)
     for width in (80, 120):
@@ -488,7 +488,7 @@ def test_digest_snapshots(store: Store) -> None:
     _snapshot("digest.json", render_json(digest))
 
 
-def test_text_columns_align_with_hangul(store: Store) -> None:
+def test_text_columns_align_with_hangul(store: SqlStore) -> None:
     _populate(store)
     text = _text(_digest(store), 80)
     # Every headline starts at the same cell and every id ends at the last column,
@@ -502,7 +502,7 @@ def test_text_columns_align_with_hangul(store: Store) -> None:
     assert len(starts) == 1 and ends == {80}
 
 
-def test_article_snapshot(store: Store) -> None:
+def test_article_snapshot(store: SqlStore) -> None:
     ids = _populate(store)
     detail = store.article(ids["https://www.yna.co.kr/view/AKR20250310000100001"])
     assert detail is not None
@@ -527,7 +527,7 @@ def _iso_with_offset(value: object) -> datetime:
     return parsed
 
 
-def test_json_schema(store: Store) -> None:
+def test_json_schema(store: SqlStore) -> None:
     _populate(store)
     document = json.loads(render_json(_digest(store)))
     assert set(document) == set(DIGEST_JSON_SCHEMA)
@@ -672,7 +672,7 @@ def test_make_console_plain_when_piped_or_no_color(monkeypatch: pytest.MonkeyPat
     assert "\x1b" not in _text(digest, 80)  # NO_COLOR: no colour and no bold/dim either
 
 
-def test_counts_in_sql_match_counts_from_rows(store: Store) -> None:
+def test_counts_in_sql_match_counts_from_rows(store: SqlStore) -> None:
     _populate(store)
     since = NOW - timedelta(days=30)
 

@@ -24,8 +24,8 @@ from aggregator.config.schema import Config, parse_config
 from aggregator.export.items import Selection, build_items, entry_id
 from aggregator.export.service import Exporter, write_export_dir
 from aggregator.models import TagAssignment
-from aggregator.store import Store
-from aggregator.store.export_sql import ExportArticle
+from aggregator.store.records import ExportArticle
+from aggregator.store.sql import SqlStore
 from tests.test_store import article, entry, write
 
 NOW = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)
@@ -75,7 +75,7 @@ def _tags(*names: str) -> tuple[TagAssignment, ...]:
 
 
 def add(
-    store: Store, feed_url: str, key: str, title: str, *, seen: datetime, **changes: Any
+    store: SqlStore, feed_url: str, key: str, title: str, *, seen: datetime, **changes: Any
 ) -> int:
     store.sync_feeds([(feed_url, None)], seen)
     state = store.feed_state(feed_url)
@@ -86,7 +86,7 @@ def add(
     return store.known_articles([key])[key]
 
 
-def populate(store: Store) -> dict[str, int]:
+def populate(store: SqlStore) -> dict[str, int]:
     ids = {}
     ids["budget"] = add(
         store,
@@ -127,13 +127,13 @@ def populate(store: Store) -> dict[str, int]:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
     yield s
     s.close()
 
 
-def render(store: Store, fmt: str, selection: Selection | None = None, **export: Any) -> bytes:
+def render(store: SqlStore, fmt: str, selection: Selection | None = None, **export: Any) -> bytes:
     exporter = Exporter(store, make_config(**export))
     return exporter.render_feed(selection or Selection(), fmt).body  # type: ignore[arg-type]
 
@@ -141,7 +141,7 @@ def render(store: Store, fmt: str, selection: Selection | None = None, **export:
 # -- validity --------------------------------------------------------------------------------
 
 
-def test_every_format_parses_without_bozo_with_the_same_entries(store: Store) -> None:
+def test_every_format_parses_without_bozo_with_the_same_entries(store: SqlStore) -> None:
     populate(store)
     ids: dict[str, list[str]] = {}
     for fmt in ("atom", "rss"):
@@ -166,7 +166,7 @@ def _one(element: Any, name: str) -> Any:
     return found[0]
 
 
-def test_atom_meets_rfc_4287(store: Store) -> None:
+def test_atom_meets_rfc_4287(store: SqlStore) -> None:
     ids = populate(store)
     body = render(store, "atom")
     root = etree.fromstring(body)
@@ -216,13 +216,13 @@ def test_atom_meets_rfc_4287(store: Store) -> None:
     assert budget.find(ATOM + "summary") is None  # the content is the article
 
 
-def entry_id_of(store: Store, article_id: int) -> str:
+def entry_id_of(store: SqlStore, article_id: int) -> str:
     _, _, articles = store.export_rows(limit=1000)
     [found] = [a for a in articles if a.id == article_id]
     return entry_id(found.key_hash)
 
 
-def test_json_feed_1_1_required_fields(store: Store) -> None:
+def test_json_feed_1_1_required_fields(store: SqlStore) -> None:
     populate(store)
     document = json.loads(render(store, "json"))
     assert document["version"] == "https://jsonfeed.org/version/1.1"
@@ -253,7 +253,7 @@ JSON_ITEM_KEYS = {
 # -- what an export may carry ----------------------------------------------------------------
 
 
-def test_republish_policy_per_feed(store: Store) -> None:
+def test_republish_policy_per_feed(store: SqlStore) -> None:
     populate(store)
     for fmt in ("atom", "rss", "json"):
         body = render(store, fmt).decode("utf-8")
@@ -284,7 +284,7 @@ def test_republish_policy_per_feed(store: Store) -> None:
     assert "content" not in link_entry and not link_entry.get("summary")
 
 
-def test_default_policy_and_strictest_of_several_feeds(store: Store) -> None:
+def test_default_policy_and_strictest_of_several_feeds(store: SqlStore) -> None:
     populate(store)
     items = json.loads(render(store, "json", republish="summary"))["items"]
     yna = next(i for i in items if i["title"].startswith("국회"))
@@ -296,7 +296,7 @@ def test_default_policy_and_strictest_of_several_feeds(store: Store) -> None:
     assert yna["content_text"] == "" and "content_html" not in yna
 
 
-def test_html_is_sanitized_again_at_export(store: Store) -> None:
+def test_html_is_sanitized_again_at_export(store: SqlStore) -> None:
     populate(store)
     items = json.loads(render(store, "json"))["items"]
     html = next(i for i in items if i["title"].startswith("국회"))["content_html"]
@@ -307,7 +307,7 @@ def test_html_is_sanitized_again_at_export(store: Store) -> None:
     assert "국회 예산안 처리" in html
 
 
-def test_korean_intact_and_control_characters_stripped(store: Store) -> None:
+def test_korean_intact_and_control_characters_stripped(store: SqlStore) -> None:
     populate(store)
     add(
         store,
@@ -330,7 +330,7 @@ def test_korean_intact_and_control_characters_stripped(store: Store) -> None:
     assert atom.entries[0].author == "김기자"
 
 
-def test_text_without_html_is_exported_whole_as_paragraphs(store: Store) -> None:
+def test_text_without_html_is_exported_whole_as_paragraphs(store: SqlStore) -> None:
     long_text = "\n".join(f"{i}번째 문단입니다. " + "내용이 이어진다. " * 20 for i in range(12))
     assert len(long_text) > 2000  # longer than the prefix loaded for articles with HTML
     add(store, YNA, "https://www.yna.co.kr/view/20", "본문만", seen=NOW, text=long_text, html="")
@@ -342,7 +342,7 @@ def test_text_without_html_is_exported_whole_as_paragraphs(store: Store) -> None
 # -- selection, ids, validators --------------------------------------------------------------
 
 
-def test_selection_by_tag_since_and_limit(store: Store) -> None:
+def test_selection_by_tag_since_and_limit(store: SqlStore) -> None:
     populate(store)
 
     def titles(selection: Selection) -> list[str]:
@@ -364,15 +364,15 @@ def test_selection_by_tag_since_and_limit(store: Store) -> None:
 
 
 def test_ids_never_change_across_runs_databases_and_edits(tmp_path: Path) -> None:
-    first = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
-    second = Store.open(f"sqlite:///{tmp_path / 'b.db'}")
+    first = SqlStore.open(f"sqlite:///{tmp_path / 'a.db'}")
+    second = SqlStore.open(f"sqlite:///{tmp_path / 'b.db'}")
     try:
         populate(first)
         # another instance, other feeds first, other ids in its tables
         add(second, HANI, "https://elsewhere.example/0", "다른 기사", seen=NOW - timedelta(days=1))
         populate(second)
 
-        def ids(store: Store) -> dict[str, str]:
+        def ids(store: SqlStore) -> dict[str, str]:
             return {i["url"]: i["id"] for i in json.loads(render(store, "json"))["items"]}
 
         before = ids(first)
@@ -385,7 +385,7 @@ def test_ids_never_change_across_runs_databases_and_edits(tmp_path: Path) -> Non
         second.close()
 
 
-def test_validator_follows_the_data_and_the_config(store: Store) -> None:
+def test_validator_follows_the_data_and_the_config(store: SqlStore) -> None:
     populate(store)
     exporter = Exporter(store, make_config())
     selection = Selection(("politics",))
@@ -408,7 +408,7 @@ def test_validator_follows_the_data_and_the_config(store: Store) -> None:
     assert exporter.render_feed(selection, "atom").body != rendered.body
 
 
-def test_rows_pass_through_steps_before_rendering(store: Store) -> None:
+def test_rows_pass_through_steps_before_rendering(store: SqlStore) -> None:
     populate(store)
     seen: list[list[int]] = []
 
@@ -424,7 +424,7 @@ def test_rows_pass_through_steps_before_rendering(store: Store) -> None:
     assert len(build_items(articles, feeds, make_config(), steps=[keep_first])) == 1
 
 
-def test_empty_feed_is_valid_and_stable(store: Store) -> None:
+def test_empty_feed_is_valid_and_stable(store: SqlStore) -> None:
     exporter = Exporter(store, make_config())
     body = exporter.render_feed(Selection(), "atom").body
     assert feedparser.parse(body).bozo == 0
@@ -435,7 +435,7 @@ def test_empty_feed_is_valid_and_stable(store: Store) -> None:
 # -- the export directory --------------------------------------------------------------------
 
 
-def test_export_dir_written_only_when_changed(store: Store, tmp_path: Path) -> None:
+def test_export_dir_written_only_when_changed(store: SqlStore, tmp_path: Path) -> None:
     populate(store)
     exporter = Exporter(store, make_config())
     out = tmp_path / "public"
@@ -474,7 +474,7 @@ def test_cli_export_feeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     data["database"] = f"sqlite:///{db}"
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    store = Store.open(f"sqlite:///{db}")
+    store = SqlStore.open(f"sqlite:///{db}")
     populate(store)
     store.close()
     runner = CliRunner()
@@ -508,7 +508,7 @@ def test_exports_do_not_import_extraction(tmp_path: Path, args: list[str]) -> No
     data["database"] = f"sqlite:///{tmp_path / 'x.db'}"
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    Store.open(data["database"]).close()
+    SqlStore.open(data["database"]).close()
     probe = (
         "import sys\n"
         "from aggregator.cli import cli\n"
@@ -532,7 +532,7 @@ def test_exports_do_not_import_extraction(tmp_path: Path, args: list[str]) -> No
 # -- stories -----------------------------------------------------------------------------------
 
 
-def test_collapse_stories_exports_a_story_once_as_its_earliest_article(store: Store) -> None:
+def test_collapse_stories_exports_a_story_once_as_its_earliest_article(store: SqlStore) -> None:
     from aggregator.export.items import collapse_stories
     from tests.test_story_sql import publish_wire_story
 
@@ -555,11 +555,11 @@ def test_collapse_stories_exports_a_story_once_as_its_earliest_article(store: St
     assert collapse_stories(rows, {}) == rows
 
 
-def test_validators_change_with_tags_and_story_assignments(store: Store) -> None:
+def test_validators_change_with_tags_and_story_assignments(store: SqlStore) -> None:
     """A retag or a `stories rebuild` changes what a feed holds without a new article: the
     validator must change too, or readers keep a stale feed (304) and the cache serves it."""
     from aggregator.config.schema import StoriesConfig
-    from aggregator.service.restory import rebuild_stories
+    from aggregator.service.upkeep import rebuild_stories
     from tests.test_story_sql import publish_wire_story
 
     ids = publish_wire_story(store)

@@ -13,33 +13,36 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ExtractError
-from aggregator.ingest.extract.article import (
+from aggregator.ingest.extract.article import extract_article, text_from_feed_content
+from aggregator.ingest.extract.blocks import (
     Block,
     Segment,
     block_from_text,
+    html_to_blocks,
+    line_text,
+    render_html,
+    render_text,
+)
+from aggregator.ingest.extract.cleanup import (
     byline_key,
     clean_blocks,
     cut_copyright_clause,
     dedupe_bylines,
     drop_link_lists,
-    extract_article,
-    flight_rows,
-    html_to_blocks,
     is_copyright_line,
     is_dateline,
     is_section_label,
     is_title_repeat,
     is_ui_line,
-    jsonld_article_body,
-    line_text,
-    parse_date,
-    render_html,
-    render_text,
-    script_payload_body,
     strip_copyright,
     strip_header,
-    text_from_feed_content,
     title_variants,
+)
+from aggregator.ingest.extract.fallbacks import (
+    flight_rows,
+    jsonld_article_body,
+    parse_date,
+    script_payload_body,
 )
 from tests.conftest import CORPUS
 

@@ -16,8 +16,8 @@ import feedparser
 import pytest
 
 from aggregator.errors import ParseError
-from aggregator.ingest.parse.fields import clean_author, clean_text
 from aggregator.ingest.parse.feed import parse_feed
+from aggregator.ingest.parse.fields import clean_author, clean_text
 from aggregator.ingest.parse.xmlfeed import parse_feed_document
 from aggregator.models import ParsedFeed
 from tests.conftest import CORPUS

@@ -10,8 +10,8 @@ import pytest
 from aggregator.config.schema import parse_config
 from aggregator.models import TagAssignment
 from aggregator.service.upkeep import keep_days_for, prune
-from aggregator.store import Store
-from aggregator.store.daemon_sql import PruneCandidate
+from aggregator.store.records import PruneCandidate
+from aggregator.store.sql import SqlStore
 
 from .test_store import NOW, article, entry, feed_id, write
 
@@ -28,8 +28,8 @@ CONFIG = parse_config(
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
     yield s
     s.close()
 
@@ -44,7 +44,7 @@ def test_longest_applicable_period_wins() -> None:
     assert days(("https://a.example/rss",), ("archive",)) == 0  # forever
 
 
-def test_prune_respects_periods_stars_and_leaves_tombstones(store: Store) -> None:
+def test_prune_respects_periods_stars_and_leaves_tombstones(store: SqlStore) -> None:
     a = feed_id(store, "https://a.example/rss")
     b = feed_id(store, "https://b.example/rss")
     old = NOW - timedelta(days=45)
@@ -84,7 +84,7 @@ def test_prune_respects_periods_stars_and_leaves_tombstones(store: Store) -> Non
     assert store.tombstoned(a, ["plain"]) == set()
 
 
-def test_keep_forever_prunes_nothing(store: Store) -> None:
+def test_keep_forever_prunes_nothing(store: SqlStore) -> None:
     config = parse_config({"retention": {"keep_days": 0}})
     a = feed_id(store, "https://a.example/rss")
     store.store_update(
@@ -99,7 +99,9 @@ def test_keep_forever_prunes_nothing(store: Store) -> None:
     assert store.counts()["articles"] == 1
 
 
-def test_prune_pages_through_many_candidates(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prune_pages_through_many_candidates(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import aggregator.service.upkeep as retention
 
     monkeypatch.setattr(retention, "BATCH", 3)  # page size, to exercise keyset paging

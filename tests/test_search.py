@@ -15,9 +15,11 @@ from sqlalchemy import delete, insert, text
 
 from aggregator.errors import StoreError
 from aggregator.models import TagAssignment
-from aggregator.store import ArticleWrite, Store, make_engine, upgrade_schema
 from aggregator.store.dbapi import open_sqlite
-from aggregator.store.reading_sql import Reading, SearchHit
+from aggregator.store.engine import make_engine, upgrade_schema
+from aggregator.store.reading_sql import Reading
+from aggregator.store.records import ArticleWrite, SearchHit
+from aggregator.store.sql import SqlStore
 from aggregator.store.tables import ArticleRow
 from aggregator.text import search as tok
 from tests.test_store import NOW, article, entry, feed_id, write
@@ -135,8 +137,8 @@ def test_snippet_matches_what_the_index_matches() -> None:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
     yield s
     s.close()
 
@@ -178,14 +180,14 @@ CORPUS = {
 
 
 @pytest.fixture
-def ids(store: Store) -> dict[str, int]:
+def ids(store: SqlStore) -> dict[str, int]:
     fid = feed_id(store, "https://news.example/rss")
     store.store_update(fid, write(*(entry(f"g-{k}", a) for k, a in CORPUS.items())))
     known = store.known_articles([a.url_key for a in CORPUS.values()])
     return {k: known[a.url_key] for k, a in CORPUS.items()}
 
 
-def found(store: Store, query: str, **kwargs: object) -> set[int]:
+def found(store: SqlStore, query: str, **kwargs: object) -> set[int]:
     return {hit.article_id for hit in store.search(query, **kwargs)}  # type: ignore[arg-type]
 
 
@@ -217,11 +219,11 @@ def found(store: Store, query: str, **kwargs: object) -> set[int]:
         ("반도체AI", set()),
     ],
 )
-def test_search_finds(store: Store, ids: dict[str, int], query: str, expected: set[str]) -> None:
+def test_search_finds(store: SqlStore, ids: dict[str, int], query: str, expected: set[str]) -> None:
     assert found(store, query) == {ids[k] for k in expected}
 
 
-def test_hanja_one_character_headline_word(store: Store, ids: dict[str, int]) -> None:
+def test_hanja_one_character_headline_word(store: SqlStore, ids: dict[str, int]) -> None:
     fid = feed_id(store, "https://news.example/rss")
     store.store_update(fid, write(entry("g-n", news("n", "北 미사일 발사", "발사했다."))))
     [hit] = store.search("北")
@@ -255,7 +257,7 @@ def test_hanja_one_character_headline_word(store: Store, ids: dict[str, int]) ->
     ],
 )
 def test_hostile_queries_never_break_the_query(
-    store: Store, ids: dict[str, int], query: str
+    store: SqlStore, ids: dict[str, int], query: str
 ) -> None:
     try:
         hits = store.search(query)
@@ -266,13 +268,13 @@ def test_hostile_queries_never_break_the_query(
     assert found(store, "서울") == {ids["seoul"]}  # and nothing was harmed
 
 
-def test_operators_are_words_not_syntax(store: Store, ids: dict[str, int]) -> None:
+def test_operators_are_words_not_syntax(store: SqlStore, ids: dict[str, int]) -> None:
     assert found(store, "서울 OR 북한") == set()
     assert found(store, "서울*") == {ids["seoul"]}
     assert found(store, "-서울") == {ids["seoul"]}
 
 
-def test_tag_and_since_filters(store: Store, ids: dict[str, int]) -> None:
+def test_tag_and_since_filters(store: SqlStore, ids: dict[str, int]) -> None:
     assert found(store, "정책", tags=["politics"]) == {ids["seoul"]}
     assert found(store, "정책", tags=["economy"]) == set()
     assert found(store, "북", tags=["world", "economy"]) == {ids["army"]}
@@ -281,7 +283,7 @@ def test_tag_and_since_filters(store: Store, ids: dict[str, int]) -> None:
     assert found(store, "북", since=NOW - timedelta(hours=2, minutes=30)) == {ids["summit"]}
 
 
-def test_hit_fields(store: Store, ids: dict[str, int]) -> None:
+def test_hit_fields(store: SqlStore, ids: dict[str, int]) -> None:
     [hit] = store.search("정책")
     assert hit.article_id == ids["seoul"]
     assert hit.title == "서울시 새 교통 정책"
@@ -296,7 +298,7 @@ def test_hit_fields(store: Store, ids: dict[str, int]) -> None:
     assert english.matched_terms == ("elections",)
 
 
-def test_title_hit_ranks_above_body_hit_and_newest_first_on_ties(store: Store) -> None:
+def test_title_hit_ranks_above_body_hit_and_newest_first_on_ties(store: SqlStore) -> None:
     fid = feed_id(store, "https://news.example/rss")
     body_only = news("b", "시장 소식", "오늘 환율이 올랐다. 시장은 불안하다.", 1)
     title = news("t", "환율 급등", "시장은 불안하다. 오늘 장이 흔들렸다.", 10)
@@ -316,7 +318,7 @@ def test_title_hit_ranks_above_body_hit_and_newest_first_on_ties(store: Store) -
     assert [h.article_id for h in store.search("소식", limit=1)] == [twins[0].article_id]
 
 
-def test_edited_article_is_reindexed(store: Store) -> None:
+def test_edited_article_is_reindexed(store: SqlStore) -> None:
     fid = feed_id(store, "https://news.example/rss")
     first = news("e", "물가 상승", "물가가 크게 올랐다.")
     store.store_update(fid, write(entry("g-e", first)))
@@ -329,7 +331,7 @@ def test_edited_article_is_reindexed(store: Store) -> None:
     assert hit.title == "금리 인하"
 
 
-def test_summary_is_searched_when_there_is_no_text(store: Store) -> None:
+def test_summary_is_searched_when_there_is_no_text(store: SqlStore) -> None:
     fid = feed_id(store, "https://news.example/rss")
     art = replace(news("s", "제목만", ""), summary="요약에만 있는 환율 이야기")
     store.store_update(fid, write(entry("g-s", art)))
@@ -337,13 +339,13 @@ def test_summary_is_searched_when_there_is_no_text(store: Store) -> None:
     assert hit.snippet == "요약에만 있는 환율 이야기"
 
 
-def _index_rows(store: Store) -> int:
+def _index_rows(store: SqlStore) -> int:
     table = "article_fts" if store.dialect == "sqlite" else "article_search"
     with store.engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
-def test_unindex_after_prune(store: Store, ids: dict[str, int]) -> None:
+def test_unindex_after_prune(store: SqlStore, ids: dict[str, int]) -> None:
     assert _index_rows(store) == len(CORPUS)
     pruned, kept = ids["seoul"], ids["chip"]
     with store._write() as session:
@@ -355,7 +357,7 @@ def test_unindex_after_prune(store: Store, ids: dict[str, int]) -> None:
     assert found(store, "반도체") == {kept}
 
 
-def test_reindex_all_rebuilds_and_drops_orphans(store: Store, ids: dict[str, int]) -> None:
+def test_reindex_all_rebuilds_and_drops_orphans(store: SqlStore, ids: dict[str, int]) -> None:
     with store._write() as session:  # deleted without unindex_articles
         session.execute(delete(ArticleRow).where(ArticleRow.id == ids["army"]))
     assert store.reindex_all(batch=2) == len(CORPUS) - 1
@@ -385,14 +387,14 @@ def test_migration_indexes_existing_articles(db_url: str) -> None:
         )
     upgrade_schema(engine)
     engine.dispose()
-    with Store.open(db_url, create=False) as store:
+    with SqlStore.open(db_url, create=False) as store:
         [hit] = store.search("정책")
         assert hit.title == "옛 기사"
         assert hit.published_at == NOW  # no date: first seen
         assert hit.feed_title is None
 
 
-def test_empty_query_and_naive_since_are_store_errors(store: Store) -> None:
+def test_empty_query_and_naive_since_are_store_errors(store: SqlStore) -> None:
     with pytest.raises(StoreError, match="nothing to search for"):
         store.search("  ")
     with pytest.raises(StoreError, match="aware"):
@@ -400,7 +402,7 @@ def test_empty_query_and_naive_since_are_store_errors(store: Store) -> None:
     assert store.search("서울", since=datetime(2026, 1, 1, tzinfo=UTC), limit=0) == []
 
 
-def test_ties_beyond_the_candidate_window_still_come_newest_first(store: Store) -> None:
+def test_ties_beyond_the_candidate_window_still_come_newest_first(store: SqlStore) -> None:
     # Identical wire copies under different links score the same; more of them than the
     # SQLite fast path looks at must still come out newest first.
     fid = feed_id(store, "https://news.example/rss")
@@ -417,7 +419,7 @@ def test_common_terms_rank_within_the_newest_matches(tmp_path: Path) -> None:
     """SQLite scores at most ``search_window`` matches of an unfiltered query (the newest
     stored): a term in a fifth of a million articles would otherwise cost ~150 ms."""
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    with Store.open(url) as store:
+    with SqlStore.open(url) as store:
         fid = feed_id(store, "https://news.example/rss")
         # The oldest article is the best match (the term in its title); the window hides it.
         best = news("best", "지진 지진 소식", "지진이 났다.", 100)

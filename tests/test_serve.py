@@ -24,7 +24,8 @@ from click.testing import CliRunner
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
 from aggregator.export.server import FeedServer, is_loopback, start_server
-from aggregator.store import Store, make_engine
+from aggregator.store.engine import make_engine
+from aggregator.store.sql import SqlStore
 from aggregator.text.urls import parse_listen
 from tests.test_export import DEEP_SENTENCE, NOW, YNA, _tags, add, make_config, populate
 
@@ -32,15 +33,15 @@ FIXED_NOW = NOW + timedelta(hours=1)
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
     populate(s)
     yield s
     s.close()
 
 
 @pytest.fixture
-def server(store: Store) -> Iterator[FeedServer]:
+def server(store: SqlStore) -> Iterator[FeedServer]:
     running = start_server(
         make_config(), store, listen="127.0.0.1:0", clock=lambda: FIXED_NOW
     ).start()
@@ -55,7 +56,7 @@ def client(server: FeedServer) -> Iterator[httpx.Client]:
 
 
 def test_a_reader_subscribes_to_a_tag_feed(
-    server: FeedServer, client: httpx.Client, store: Store
+    server: FeedServer, client: httpx.Client, store: SqlStore
 ) -> None:
     first = client.get("/feeds/tag/politics.atom")
     assert first.status_code == 200
@@ -200,7 +201,7 @@ def test_if_modified_since_before_the_newest_change(client: httpx.Client) -> Non
     assert client.get("/feeds/all.atom", headers={"If-Modified-Since": modified}).status_code == 304
 
 
-def test_healthz(client: httpx.Client, store: Store) -> None:
+def test_healthz(client: httpx.Client, store: SqlStore) -> None:
     down = client.get("/healthz")
     assert down.status_code == 503
     assert down.headers["content-type"] == "application/json; charset=utf-8"
@@ -220,7 +221,7 @@ def test_healthz(client: httpx.Client, store: Store) -> None:
 
 def test_healthz_database_unreachable(tmp_path: Path) -> None:
     # A PostgreSQL server that is not there: port 1 on loopback refuses at once.
-    broken = Store(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"))
+    broken = SqlStore(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"))
     running = start_server(make_config(), broken, listen="127.0.0.1:0").start()
     try:
         with httpx.Client(base_url=running.url, trust_env=False, timeout=10) as c:
@@ -256,7 +257,7 @@ def test_only_loopback_unless_told() -> None:
         start_server(make_config(), None, listen="[::]:0")  # type: ignore[arg-type]
 
 
-def test_ipv6_loopback(store: Store) -> None:
+def test_ipv6_loopback(store: SqlStore) -> None:
     try:
         running = start_server(make_config(), store, listen="[::1]:0").start()
     except Exception as exc:  # no IPv6 on this machine

@@ -9,8 +9,9 @@ from sqlalchemy import text
 
 from aggregator.errors import SchemaOutdatedError, StoreError
 from aggregator.models import TagAssignment
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store, make_engine
-from aggregator.store.engine import ensure_schema, schema_status, upgrade_schema
+from aggregator.store.engine import ensure_schema, make_engine, schema_status, upgrade_schema
+from aggregator.store.records import ArticleWrite, EntryWrite, FeedWrite
+from aggregator.store.sql import SqlStore
 
 NOW = datetime(2026, 11, 26, 1, 2, 3, tzinfo=UTC)
 
@@ -56,20 +57,20 @@ def entry(key: str, art: ArticleWrite, *, changed: bool = False) -> EntryWrite:
 
 
 @pytest.fixture
-def store(db_url: str) -> Store:
-    s = Store.open(db_url)
+def store(db_url: str) -> SqlStore:
+    s = SqlStore.open(db_url)
     yield s  # type: ignore[misc]
     s.close()
 
 
-def feed_id(store: Store, url: str) -> int:
+def feed_id(store: SqlStore, url: str) -> int:
     store.sync_feeds([(url, None)], NOW)
     state = store.feed_state(url)
     assert state is not None
     return state.id
 
 
-def test_datetimes_round_trip_as_aware_utc(store: Store) -> None:
+def test_datetimes_round_trip_as_aware_utc(store: SqlStore) -> None:
     fid = feed_id(store, "https://a.example/rss")
     store.store_update(fid, write(entry("https://a.example/1", article("https://a.example/1"))))
     [view] = store.list_articles()
@@ -78,7 +79,7 @@ def test_datetimes_round_trip_as_aware_utc(store: Store) -> None:
     assert view.first_seen_at == NOW
 
 
-def test_repoll_does_not_duplicate_and_edit_updates_in_place(store: Store) -> None:
+def test_repoll_does_not_duplicate_and_edit_updates_in_place(store: SqlStore) -> None:
     fid = feed_id(store, "https://a.example/rss")
     first = article("https://a.example/1")
     assert store.store_update(fid, write(entry("g1", first))).new == 1
@@ -92,7 +93,7 @@ def test_repoll_does_not_duplicate_and_edit_updates_in_place(store: Store) -> No
     assert view.text.startswith("본문")  # extracted text is kept on a feed edit
 
 
-def test_same_article_through_two_feeds_is_stored_once(store: Store) -> None:
+def test_same_article_through_two_feeds_is_stored_once(store: SqlStore) -> None:
     a = feed_id(store, "https://a.example/rss")
     b = feed_id(store, "https://a.example/politics")
     art = article("https://a.example/1")
@@ -106,7 +107,7 @@ def test_same_article_through_two_feeds_is_stored_once(store: Store) -> None:
     assert ("society", "feed") in tags and ("politics", "rule") in tags
 
 
-def test_update_is_one_transaction(store: Store) -> None:
+def test_update_is_one_transaction(store: SqlStore) -> None:
     fid = feed_id(store, "https://a.example/rss")
     good = article("https://a.example/1")
     bad = article("https://a.example/2", tags=(TagAssignment("x" * 100, "feed"),))
@@ -120,7 +121,7 @@ def test_update_is_one_transaction(store: Store) -> None:
     assert state is not None and state.etag is None  # fetch state not written either
 
 
-def test_failure_and_not_modified_recorded(store: Store) -> None:
+def test_failure_and_not_modified_recorded(store: SqlStore) -> None:
     fid = feed_id(store, "https://a.example/rss")
     store.record_failure(fid, NOW, "HTTP 500 Internal Server Error", 500, 12)
     store.record_failure(fid, NOW, "HTTP 500 Internal Server Error", 500, 12)
@@ -133,7 +134,7 @@ def test_failure_and_not_modified_recorded(store: Store) -> None:
     assert state is not None and state.etag == '"v2"'
 
 
-def test_list_filters(store: Store) -> None:
+def test_list_filters(store: SqlStore) -> None:
     a = feed_id(store, "https://a.example/rss")
     older = article("https://a.example/old", published_at=NOW - timedelta(days=2))
     newer = article("https://a.example/new", tags=(TagAssignment("sports", "rule"),))
@@ -194,7 +195,7 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
     engine.dispose()
 
 
-def test_long_urls_nul_bytes_and_long_language_are_stored(store: Store) -> None:
+def test_long_urls_nul_bytes_and_long_language_are_stored(store: SqlStore) -> None:
     fid = feed_id(store, "https://a.example/rss")
     long_url = "https://a.example/" + "%EA%B0%80" * 1000  # 9 KB of percent-encoded Hangul
     art = article(long_url, title="널\x00바이트", language="ko-KR-x-" + "a" * 40)
@@ -218,7 +219,7 @@ def test_newer_schema_is_refused_with_the_right_advice(db_url: str) -> None:
 
 def test_unusable_sqlite_path_is_a_store_error(tmp_path: object) -> None:
     with pytest.raises(StoreError, match="cannot"):
-        Store.open("sqlite:////proc/nope/x.db")
+        SqlStore.open("sqlite:////proc/nope/x.db")
 
 
 def test_schema_head_constant_matches_the_migrations() -> None:

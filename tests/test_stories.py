@@ -166,7 +166,7 @@ def test_digest_shows_a_story_once_ranked_by_outlets() -> None:
     from aggregator.models import StoryInfo, StoryMember
     from aggregator.read.digest import build_digest
     from aggregator.read.render import render_json
-    from aggregator.store.reading_sql import DigestRow
+    from aggregator.store.records import DigestRow
 
     def row(ident: int, feed: str, title: str, hours: float) -> DigestRow:
         return DigestRow(

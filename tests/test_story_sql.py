@@ -13,8 +13,9 @@ import pytest
 from aggregator.config.schema import StoriesConfig
 from aggregator.ingest.stories import fingerprint
 from aggregator.models import StoryMatch
-from aggregator.service.restory import rebuild_stories
-from aggregator.store import ArticleWrite, EntryWrite, FeedWrite, Store
+from aggregator.service.upkeep import rebuild_stories
+from aggregator.store.records import ArticleWrite, EntryWrite, FeedWrite
+from aggregator.store.sql import SqlStore
 
 from .sites import PARAGRAPHS
 
@@ -69,13 +70,13 @@ def write(*articles: ArticleWrite, stories: StoryMatch | None = MATCH) -> FeedWr
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.open(db_url)
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
     yield s
     s.close()
 
 
-def outlet(store: Store, name: str) -> int:
+def outlet(store: SqlStore, name: str) -> int:
     url = f"https://{name}.example/rss"
     store.sync_feeds([(url, name)], NOW)
     state = store.feed_state(url)
@@ -83,11 +84,11 @@ def outlet(store: Store, name: str) -> int:
     return state.id
 
 
-def ids_by_url(store: Store) -> dict[str, int]:
+def ids_by_url(store: SqlStore) -> dict[str, int]:
     return {a.url or "": a.id for a in store.list_articles(limit=100)}
 
 
-def publish_wire_story(store: Store) -> dict[str, int]:
+def publish_wire_story(store: SqlStore) -> dict[str, int]:
     """Three outlets carry one wire story with their edits; one of them also another story."""
     yonhap, news1, herald = (outlet(store, n) for n in ("연합뉴스", "뉴스1", "헤럴드경제"))
     store.store_update(
@@ -120,7 +121,7 @@ def publish_wire_story(store: Store) -> dict[str, int]:
     return ids_by_url(store)
 
 
-def test_a_wire_story_from_three_outlets_is_one_story(store: Store) -> None:
+def test_a_wire_story_from_three_outlets_is_one_story(store: SqlStore) -> None:
     ids = publish_wire_story(store)
     wire = [ids[f"https://{n}.example/1"] for n in ("yna", "news1", "herald")]
     other = ids["https://news1.example/2"]
@@ -137,7 +138,7 @@ def test_a_wire_story_from_three_outlets_is_one_story(store: Store) -> None:
     assert store.count_stories() == 2
 
 
-def test_stories_off_and_short_texts_stay_alone(store: Store) -> None:
+def test_stories_off_and_short_texts_stay_alone(store: SqlStore) -> None:
     feed = outlet(store, "연합뉴스")
     store.store_update(
         feed,
@@ -150,7 +151,7 @@ def test_stories_off_and_short_texts_stay_alone(store: Store) -> None:
     assert store.story_info(list(ids_by_url(store).values())) == {}
 
 
-def test_an_article_seen_twice_keeps_its_story(store: Store) -> None:
+def test_an_article_seen_twice_keeps_its_story(store: SqlStore) -> None:
     ids = publish_wire_story(store)
     # The same article through a second feed of the same outlet: linked, not re-clustered.
     again = outlet(store, "연합뉴스-경제")
@@ -161,7 +162,7 @@ def test_an_article_seen_twice_keeps_its_story(store: Store) -> None:
     assert len(store.story_members(ids["https://yna.example/1"])) == 3
 
 
-def test_pruned_articles_leave_their_story(store: Store) -> None:
+def test_pruned_articles_leave_their_story(store: SqlStore) -> None:
     from sqlalchemy import delete
 
     from aggregator.store.tables import ArticleRow
@@ -173,7 +174,7 @@ def test_pruned_articles_leave_their_story(store: Store) -> None:
     assert [m.outlet for m in members] == ["연합뉴스", "뉴스1"]
 
 
-def test_rebuild_clusters_stored_articles_and_is_repeatable(store: Store) -> None:
+def test_rebuild_clusters_stored_articles_and_is_repeatable(store: SqlStore) -> None:
     yonhap, news1 = outlet(store, "연합뉴스"), outlet(store, "뉴스1")
     # Stored before story clusters existed (no prints).
     store.store_update(
@@ -202,7 +203,7 @@ def test_rebuild_clusters_stored_articles_and_is_repeatable(store: Store) -> Non
     ids = ids_by_url(store)
     assert store.count_stories() == 0
     config = StoriesConfig()
-    report = rebuild_stories(store, config, since=None, batch=1, progress=False)
+    report = rebuild_stories(store, config, since=None, batch=1)
     assert (report.articles, report.stories, report.skipped) == (3, 2, 0)
     together = store.story_info([ids["https://yna.example/1"]])[ids["https://yna.example/1"]]
     assert {m.article_id for m in together.members} == {
@@ -210,21 +211,21 @@ def test_rebuild_clusters_stored_articles_and_is_repeatable(store: Store) -> Non
         ids["https://news1.example/1"],
     }
     # Again, and for a period only: the same stories, no duplicates.
-    again = rebuild_stories(store, config, since=None, progress=False)
+    again = rebuild_stories(store, config, since=None)
     assert (again.articles, again.stories) == (3, 2)
-    partial = rebuild_stories(store, config, since=NOW - timedelta(hours=1), progress=False)
+    partial = rebuild_stories(store, config, since=NOW - timedelta(hours=1))
     assert (partial.articles, partial.stories) == (2, 1)
     assert store.count_stories() == 2
     # A narrower window splits them (the copy came an hour after the wire).
     strict = config.model_copy(update={"window_hours": 0.5})
-    split = rebuild_stories(store, strict, since=None, progress=False)
+    split = rebuild_stories(store, strict, since=None)
     assert split.stories == 3
 
 
 def test_migration_on_a_populated_database_then_rebuild(db_url: str) -> None:
     from sqlalchemy import insert, select
 
-    from aggregator.store import make_engine, upgrade_schema
+    from aggregator.store.engine import make_engine, upgrade_schema
     from aggregator.store.tables import ArticleRow
 
     engine = make_engine(db_url)
@@ -255,9 +256,9 @@ def test_migration_on_a_populated_database_then_rebuild(db_url: str) -> None:
             )
     upgrade_schema(engine)
     engine.dispose()
-    with Store.open(db_url, create=False) as store:
+    with SqlStore.open(db_url, create=False) as store:
         assert store.count_stories() == 0  # nothing assigned until a rebuild
-        report = rebuild_stories(store, StoriesConfig(), since=None, progress=False)
+        report = rebuild_stories(store, StoriesConfig(), since=None)
         assert (report.articles, report.stories) == (3, 2)
         with store._read() as session:
             ids = {url: i for i, url in session.execute(select(ArticleRow.id, ArticleRow.url))}
@@ -274,7 +275,7 @@ def test_two_writers_storing_one_wire_story_at_once_make_one_story(db_url: str) 
     assignments take turns (SQLite's write lock, PostgreSQL's advisory lock)."""
     import threading
 
-    stores = [Store.open(db_url), Store.open(db_url)]
+    stores = [SqlStore.open(db_url), SqlStore.open(db_url)]
     try:
         feeds = [outlet(stores[0], "연합뉴스"), outlet(stores[0], "뉴스1")]
         writes = [
@@ -310,7 +311,7 @@ def test_two_writers_storing_one_wire_story_at_once_make_one_story(db_url: str) 
             store.close()
 
 
-def test_entries_of_one_update_with_one_title_and_date_stay_apart(store: Store) -> None:
+def test_entries_of_one_update_with_one_title_and_date_stay_apart(store: SqlStore) -> None:
     """The GUID-change rule (same title and date) looks only at entries stored before."""
     feed = outlet(store, "연합뉴스")
     first = article("https://yna.example/a", "[포토] 오늘의 날씨", WIRE, NOW, stories=False)

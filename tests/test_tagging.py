@@ -13,10 +13,11 @@ from pytest_httpserver import HTTPServer
 
 from aggregator.cli import cli
 from aggregator.config.schema import parse_config
-from aggregator.ingest.tag.explain import predict_label, retag
+from aggregator.ingest.tag.evaluate import predict_label
 from aggregator.ingest.tag.loader import open_tagger
 from aggregator.models import TagAssignment
-from aggregator.store import Store
+from aggregator.service.upkeep import retag
+from aggregator.store.sql import SqlStore
 
 from .sites import Item, rss
 
@@ -151,7 +152,7 @@ def test_retag_in_batches_on_both_databases(
     config = config.model_copy(
         update={"tagger": config.tagger.model_copy(update={"enabled": False})}
     )
-    store = Store.open(db_url, create=False)
+    store = SqlStore.open(db_url, create=False)
     try:
         batches: list[int] = []
         done = retag(store, config, open_tagger(config), batch=2, on_batch=batches.append)

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     # which `aggregator --help` and the reading commands should not pay for nothing.
     from aggregator.config.file import ReadingConfig
     from aggregator.config.schema import Config
-    from aggregator.store import Store
     from aggregator.store.reading_sql import Reading
+    from aggregator.store.sql import SqlStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("aggregator")
@@ -219,7 +219,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
     Example: aggregator db upgrade
     """
-    from aggregator.store import make_engine, upgrade_schema
+    from aggregator.store.engine import make_engine, upgrade_schema
 
     config = _load(ctx)
     url = config.database_url()
@@ -337,11 +337,11 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
 
 
 def _open_store(config: Config | str) -> Any:
-    from aggregator.store import Store
+    from aggregator.store.sql import SqlStore
 
     url = config if isinstance(config, str) else config.database_url()
     with _errors_exit():
-        return Store.open(url, create=True)
+        return SqlStore.open(url, create=True)
 
 
 @contextmanager
@@ -650,7 +650,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """
     from rich.text import Text
 
-    from aggregator.store.daemon_sql import ALIVE_SECONDS
+    from aggregator.store.records import ALIVE_SECONDS
 
     config = _load(ctx)
     store = _open_store(config)
@@ -813,7 +813,9 @@ def stories_rebuild(ctx: click.Context, since_value: str | None, batch: int) -> 
 
     Example: aggregator stories rebuild --since 7d
     """
-    from aggregator.service.restory import rebuild_stories
+    from rich.progress import Progress
+
+    from aggregator.service.upkeep import rebuild_stories
 
     config = _load(ctx)
     store = _open_store(config)
@@ -821,7 +823,15 @@ def stories_rebuild(ctx: click.Context, since_value: str | None, batch: int) -> 
     try:
         with _errors_exit():
             since = _since(config.display.timezone, since_value, store, now)
-            report = rebuild_stories(store, config.stories, since=since, batch=batch)
+            with Progress(transient=True) as bar:
+                task = bar.add_task("clustering", total=None)
+                report = rebuild_stories(
+                    store,
+                    config.stories,
+                    since=since,
+                    batch=batch,
+                    on_batch=lambda done, total: bar.update(task, completed=done, total=total),
+                )
     finally:
         store.close()
     stories = "story" if report.stories == 1 else "stories"
@@ -843,7 +853,7 @@ def _is_last(value: str | None) -> bool:
 
 
 def _since(
-    timezone: str, value: str | None, store: Reading | Store, now: datetime
+    timezone: str, value: str | None, store: Reading | SqlStore, now: datetime
 ) -> datetime | None:
     from aggregator.read.digest import LAST_DIGEST_STATE_KEY, parse_since
 
@@ -1354,6 +1364,7 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
     from rich.text import Text
 
     from aggregator.ingest.tag.explain import report_for_article
+    from aggregator.ingest.tag.loader import tagging_for
 
     config = _load(ctx)
     ident = _article_id(article_id)
@@ -1367,7 +1378,7 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
     if not found or found[0].id != ident:
         _fail(f"no article #{ident}", 1)
     article = found[0]
-    now = report_for_article(config, _open_tagger(config), article)
+    now = report_for_article(config, tagging_for(config, _open_tagger(config)), article)
     console = _console()
     console.print(Text(f"#{ident} {clean_line(article.title)}", style="bold"))
     table = Table("tag", "source", "score", "detail", title="stored tags", title_justify="left")
@@ -1403,7 +1414,7 @@ def tags_retag_cmd(ctx: click.Context, since_value: str | None) -> None:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from aggregator.ingest.tag.explain import retag
+    from aggregator.service.upkeep import retag
 
     config = _load(ctx)
     tagger = _open_tagger(config)
@@ -1446,7 +1457,7 @@ def tags_eval_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
     """
     from rich.table import Table
 
-    from aggregator.ingest.tag.explain import evaluate, read_eval_file
+    from aggregator.ingest.tag.evaluate import evaluate, read_eval_file
 
     config = _load(ctx)
     with _errors_exit():

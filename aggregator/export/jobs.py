@@ -4,7 +4,9 @@ directory written on a schedule (``export.dir`` every ``export.every``).
 The daemon owns one :class:`DaemonExports`: :meth:`~DaemonExports.start` (the server)
 before it registers, :meth:`~DaemonExports.schedule` with its other jobs,
 :meth:`~DaemonExports.reload` on SIGHUP, :meth:`~DaemonExports.stop` on shutdown. Both share
-one :class:`Exporter`, so a feed rendered for the directory is served from the same cache.
+one :class:`Exporter`, so a feed rendered for the directory is served from the same cache,
+and one store of their own: the exports read with SQL that the daemon's feed updates never
+need, on connections of their own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from aggregator.config.schema import Config
 from aggregator.errors import AggregatorError
 from aggregator.export.service import Exporter, write_export_dir
-from aggregator.store import Store
+from aggregator.store.sql import SqlStore
 
 __all__ = ["DaemonExports"]
 
@@ -26,8 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class DaemonExports:
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: SqlStore | None = None) -> None:
         self.config = config
+        self._own_store = store is None
+        if store is None:
+            store = SqlStore.open(config.database_url(), create=False)
         self.exporter = Exporter(store, config)
         self.store = store
         self.server: Any = None
@@ -43,7 +48,11 @@ class DaemonExports:
         if self.config.serve.enabled:
             from aggregator.export.server import start_server
 
-            self.server = start_server(self.config, self.store, exporter=self.exporter).start()
+            try:
+                self.server = start_server(self.config, self.store, exporter=self.exporter).start()
+            except BaseException:
+                self.stop()
+                raise
             log.info("serving feeds", extra={"fields": {"url": self.server.url}})
 
     def schedule(self, scheduler: Any, now: datetime) -> None:
@@ -100,3 +109,5 @@ class DaemonExports:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self._own_store:
+            self.store.close()

@@ -44,7 +44,7 @@ from aggregator.text.urls import parse_listen
 if TYPE_CHECKING:
     from aggregator.config.schema import Config
     from aggregator.export.service import Exporter, Rendered, Validator
-    from aggregator.store import Store
+    from aggregator.store.sql import SqlStore
 
 __all__ = ["FeedServer", "is_loopback", "start_server"]
 
@@ -276,7 +276,7 @@ class _Server(ThreadingHTTPServer):
 class _App:
     """What the handler threads share: the exporter, gzip bodies, the health check."""
 
-    def __init__(self, exporter: Exporter, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, exporter: Exporter, store: SqlStore, clock: Callable[[], datetime]) -> None:
         self.exporter = exporter
         self.store = store
         self.clock = clock
@@ -313,7 +313,7 @@ class _App:
     def health(self) -> tuple[int, dict[str, Any]]:
         from datetime import timedelta
 
-        from aggregator.store.daemon_sql import ALIVE_SECONDS
+        from aggregator.store.records import ALIVE_SECONDS
 
         now = self.clock()
         try:
@@ -373,7 +373,7 @@ class FeedServer:
 
 def start_server(
     config: Config,
-    store: Store,
+    store: SqlStore,
     *,
     listen: str | None = None,
     allow_remote: bool | None = None,

@@ -46,8 +46,8 @@ from aggregator.export.items import (
 )
 from aggregator.export.opml import OpmlFeed, unparse
 from aggregator.export.syndication import CONTENT_TYPES, FeedMeta, render
-from aggregator.store import Store
-from aggregator.store.export_sql import ExportArticle, ExportFeed, ExportStamp
+from aggregator.store.records import ExportArticle, ExportFeed, ExportStamp
+from aggregator.store.sql import SqlStore
 
 __all__ = [
     "FORMATS",
@@ -120,7 +120,7 @@ class Exporter:
 
     def __init__(
         self,
-        store: Store,
+        store: SqlStore,
         config: Config,
         *,
         base_url: str | None = None,

@@ -18,12 +18,11 @@ A failing feed is recorded on its row and reported; it never stops the other fee
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,13 @@ from zoneinfo import ZoneInfo
 
 from aggregator.config.schema import Config, FeedConfig
 from aggregator.errors import AggregatorError, ExtractError, FetchError, Interrupted
+from aggregator.ingest.decide import (
+    PlannedEntry,
+    content_hash,
+    document_keys,
+    plan_entries,
+    redirect_state,
+)
 from aggregator.ingest.extract.article import text_from_feed_content
 from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.parse.feed import parse_feed
@@ -45,30 +51,31 @@ from aggregator.ingest.schedule import (
     next_interval,
     parse_retry_after,
 )
-from aggregator.ingest.tag.rules import CompiledRules, tags_for
+from aggregator.ingest.tag.rules import FeedContext, Tagging, TagInput, tags_for
 from aggregator.models import (
     ExtractedArticle,
     FeedUpdateResult,
     FetchResult,
     ParsedEntry,
-    ParsedFeed,
     StoryPrint,
 )
-from aggregator.store import (
+from aggregator.store.protocol import Store
+from aggregator.store.records import (
     ArticleWrite,
     EntryWrite,
     FeedState,
     FeedWrite,
     KnownEntry,
     ScheduleUpdate,
-    Store,
 )
 
 if TYPE_CHECKING:
     from aggregator.ingest.tag.loader import Tagger
 
 __all__ = [
+    "Control",
     "Extractor",
+    "PageWork",
     "PlannedEntry",
     "Services",
     "content_hash",
@@ -140,22 +147,37 @@ class PageRegistry:
 
 
 @dataclass(frozen=True, slots=True)
+class PageWork:
+    """Fetching and extracting article pages: the page threads, the extraction process pool,
+    and the pages in flight (shared by the feeds polled at the same time)."""
+
+    extractor: Extractor
+    pool: ThreadPoolExecutor
+    registry: PageRegistry = field(default_factory=PageRegistry)
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """The clock, the random source of jitter, and the stop signal (set on shutdown: no new
+    page is fetched, waits end, in-flight feeds stop early)."""
+
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    stop: threading.Event = field(default_factory=threading.Event)
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
-    """Everything an update needs, passed in: no globals."""
+    """Everything an update needs, passed in: no globals. ``tagger`` is what was loaded for
+    tagging (the model, the analyser), ``tagging`` how the current config tags with it."""
 
     config: Config
     store: Store
     fetcher: Fetcher
-    extractor: Extractor
-    rules: CompiledRules
-    page_pool: ThreadPoolExecutor
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    pages: PageRegistry = field(default_factory=PageRegistry)
-    # Set on shutdown: no new page is fetched, waits end, in-flight feeds stop early.
-    stop: threading.Event = field(default_factory=threading.Event)
-    rng: random.Random = field(default_factory=random.Random)
-    # The topic model and morpheme analyser, loaded once by runtime.open_services.
-    tagger: Tagger | None = None
+    pages: PageWork
+    tagger: Tagger
+    tagging: Tagging
+    control: Control = field(default_factory=Control)
 
 
 _POLL_SECONDS = 0.25
@@ -167,73 +189,9 @@ def _result(future: Future[T], services: Services) -> T:
         try:
             return future.result(timeout=_POLL_SECONDS)
         except TimeoutError:
-            if services.stop.is_set():
+            if services.control.stop.is_set():
                 future.cancel()
                 raise Interrupted("shutting down") from None
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedEntry:
-    entry: ParsedEntry
-    key: str
-    url_key: str
-    content_hash: str
-    changed: bool
-
-
-def content_hash(entry: ParsedEntry) -> str:
-    """What counts as an edit: title, link, summary and content (not volatile dates)."""
-    digest = hashlib.sha256()
-    for part in (entry.title, entry.link or "", entry.summary, entry.content):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x00")
-    return digest.hexdigest()
-
-
-def _unique_keys(entries: Sequence[ParsedEntry]) -> list[tuple[str, ParsedEntry]]:
-    """Entry keys made unique within one document.
-
-    Some feeds give every item the same guid; then guid+link tells them apart. Exact
-    repeats of one item (same key, same link) are kept once.
-    """
-    by_key = Counter(e.key for e in entries)
-    out: list[tuple[str, ParsedEntry]] = []
-    seen: set[str] = set()
-    for entry in entries:
-        key = entry.key
-        if by_key[key] > 1 and entry.link:
-            key = f"{key}|{entry.link}"
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append((key, entry))
-    return out
-
-
-def plan_entries(
-    feed_url: str,
-    parsed: ParsedFeed,
-    known: dict[str, str],
-) -> list[PlannedEntry]:
-    """New and edited entries of ``parsed``; ``known`` maps entry key → stored content hash.
-
-    An article is identified across feeds by its canonical link. A link shared by several
-    different entries of one feed (a feed that links every item to its home page) does not
-    identify anything, so those entries get a feed-scoped identity instead.
-    """
-    keyed = _unique_keys(parsed.entries)
-    link_uses = Counter(e.link for _, e in keyed if e.link)
-    planned: list[PlannedEntry] = []
-    for key, entry in keyed:
-        digest = content_hash(entry)
-        if known.get(key) == digest:
-            continue
-        if entry.link and link_uses[entry.link] == 1:
-            url_key = entry.link
-        else:
-            url_key = f"{feed_url}#entry={key}"
-        planned.append(PlannedEntry(entry, key, url_key, digest, changed=key in known))
-    return planned
 
 
 def _feed_text(entry: ParsedEntry) -> tuple[str, str]:
@@ -298,12 +256,12 @@ def _fetch_and_extract(
     """Page fetch (in a page thread) then extraction (in the process pool)."""
     entry = planned.entry
     assert entry.link is not None
-    if services.stop.is_set():
+    if services.control.stop.is_set():
         raise Interrupted("shutting down")
     try:
         page = services.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
         feed_html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
-        future = services.extractor.submit(
+        future = services.pages.extractor.submit(
             page.content,
             page.final_url,
             content_type=page.content_type,
@@ -339,9 +297,9 @@ def _articles_for(
             and item.url_key not in existing_articles
         )
         if needs_page:
-            future, submitted = services.pages.get_or_submit(
+            future, submitted = services.pages.registry.get_or_submit(
                 item.url_key,
-                lambda item=item: services.page_pool.submit(  # type: ignore[misc]
+                lambda item=item: services.pages.pool.submit(  # type: ignore[misc]
                     _fetch_and_extract, item, feed, feed_title, services
                 ),
             )
@@ -357,7 +315,7 @@ def _articles_for(
     pending = set(futures)
     while pending:
         done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
-        if services.stop.is_set() and pending:
+        if services.control.stop.is_set() and pending:
             for future in pending:
                 future.cancel()
             raise Interrupted("shutting down")
@@ -401,7 +359,7 @@ def _story_print(article: ArticleWrite, services: Services) -> StoryPrint | None
         article.title,
         article.text or article.summary,
         language=article.language,
-        seen_at=article.published_at or services.clock(),
+        seen_at=article.published_at or services.control.clock(),
         min_text_chars=config.min_text_chars,
     )
 
@@ -416,7 +374,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
 
     state = store.feed_state(feed.url)
     if state is None:
-        store.sync_feeds([(feed.url, feed.title)], services.clock())
+        store.sync_feeds([(feed.url, feed.title)], services.control.clock())
         state = store.feed_state(feed.url)
         assert state is not None
     http_status: int | None = None
@@ -429,7 +387,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         )
         http_status = fetched.status
         if fetched.not_modified:
-            now = services.clock()
+            now = services.control.clock()
             hints = hints_from_response(fetched.headers, now)
             store.record_not_modified(
                 state.id,
@@ -448,7 +406,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         if isinstance(exc, FetchError):
             http_status = exc.status
             retry_after = exc.retry_after if exc.status in (429, 503) else None
-        now = services.clock()
+        now = services.control.clock()
         store.record_failure(
             state.id,
             now,
@@ -463,10 +421,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             )
         )
 
-    known = store.known_entries(
-        state.id,
-        [e.key for e in parsed.entries] + [f"{e.key}|{e.link}" for e in parsed.entries if e.link],
-    )
+    known = store.known_entries(state.id, document_keys(parsed))
     planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
     # Entries pruned by retention stay pruned while the feed still carries them.
     pruned = store.tombstoned(state.id, [p.key for p in planned if not p.changed])
@@ -482,24 +437,21 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
 
     writes: list[EntryWrite] = []
     extracted = failed = 0
+    context = FeedContext(url=feed.url, title=feed_title, tags=feed.tags)
     for item in planned:
         article = articles[item.key]
         if item.key in ours:
             extracted += article.extract_status in ("ok", "fallback")
             failed += article.extract_status == "failed"
-        tagger = services.tagger
         tags = tags_for(
-            title=article.title,
-            text=_tag_text(item, article, known, stored_texts),
-            categories=item.entry.categories,
-            feed_tags=feed.tags,
-            rules=services.rules,
-            link=item.entry.link,
-            feed_url=feed.url,
-            feed_title=feed_title,
-            model=tagger.model if tagger and services.config.tagger.enabled else None,
-            threshold=services.config.tagger.threshold,
-            morphemes=tagger.morphemes if tagger else None,
+            TagInput(
+                title=article.title,
+                text=_tag_text(item, article, known, stored_texts),
+                categories=item.entry.categories,
+                link=item.entry.link,
+            ),
+            context,
+            services.tagging,
         )
         writes.append(
             EntryWrite(
@@ -517,10 +469,8 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
                 changed=item.changed,
             )
         )
-    feed_tags = tags_for(
-        title="", text="", categories=(), feed_tags=feed.tags, rules=services.rules
-    )
-    now = services.clock()
+    feed_tags = tags_for(TagInput(title=""), FeedContext(tags=feed.tags), services.tagging)
+    now = services.control.clock()
     new_entries = [p.entry for p in planned if not p.changed]
     all_new = (
         state.last_success_at is not None
@@ -549,12 +499,10 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             feed_tags=feed_tags,
             schedule=schedule,
             stories=services.config.stories.match() if services.config.stories.enabled else None,
-            document_keys=frozenset(
-                [e.key for e in parsed.entries] + [f"{e.key}|{e.link}" for e in parsed.entries]
-            ),
+            document_keys=frozenset(document_keys(parsed)),
         ),
     )
-    services.pages.forget([p.url_key for p in planned])
+    services.pages.registry.forget([p.url_key for p in planned])
     return _logged(
         FeedUpdateResult(
             feed.url,
@@ -583,26 +531,6 @@ def schedule_policy(config: Config) -> SchedulePolicy:
     )
 
 
-# A permanent redirect must be seen on this many polls in a row before the stored URL follows
-# it: one misconfigured response must not move a feed for good.
-REDIRECT_POLLS = 3
-
-
-def _redirect_state(state: FeedState, fetched: FetchResult) -> tuple[str | None, str | None, int]:
-    """(fetch_url, redirect_candidate, redirect_streak) after this fetch."""
-    target = fetched.permanent_redirect
-    if not target or target == state.effective_url:
-        return state.fetch_url, None, 0
-    streak = state.redirect_streak + 1 if target == state.redirect_candidate else 1
-    if streak >= REDIRECT_POLLS:
-        log.warning(
-            "feed moved permanently",
-            extra={"fields": {"feed": state.url, "from": state.effective_url, "to": target}},
-        )
-        return target, None, 0
-    return state.fetch_url, target, streak
-
-
 def _schedule_after_success(
     state: FeedState,
     services: Services,
@@ -621,9 +549,9 @@ def _schedule_after_success(
         all_new=all_new,
         hints=hints,
     )
-    fetch_url, candidate, streak = _redirect_state(state, fetched)
+    fetch_url, candidate, streak = redirect_state(state, fetched)
     return ScheduleUpdate(
-        next_check_at=next_check_time(now, interval, services.rng, policy),
+        next_check_at=next_check_time(now, interval, services.control.rng, policy),
         interval_seconds=int(interval.total_seconds()),
         gone=False,
         fetch_url=fetch_url,
@@ -646,7 +574,9 @@ def _schedule_after_error(
         policy=policy, error_count=state.error_count + 1, retry_after=retry_after, gone=gone
     )
     return ScheduleUpdate(
-        next_check_at=next_check_time(now, wait, services.rng, policy, retry_after=retry_after),
+        next_check_at=next_check_time(
+            now, wait, services.control.rng, policy, retry_after=retry_after
+        ),
         interval_seconds=int(wait.total_seconds()),
         gone=gone,
         fetch_url=state.fetch_url,
@@ -691,7 +621,7 @@ def _record_failure(feed: FeedConfig, services: Services, error: str) -> None:
     try:
         state = services.store.feed_state(feed.url)
         if state is not None:
-            services.store.record_failure(state.id, services.clock(), error, None, 0)
+            services.store.record_failure(state.id, services.control.clock(), error, None, 0)
     except AggregatorError as exc:
         log.error("cannot record the failure of feed=%s: %s", feed.url, exc)
 
@@ -703,7 +633,7 @@ def poll_feeds(
     on_result: Callable[[FeedUpdateResult], None] | None = None,
 ) -> list[FeedUpdateResult]:
     """Update ``feeds`` concurrently (``fetch.concurrency`` at once); one result each."""
-    services.store.sync_feeds([(f.url, f.title) for f in feeds], services.clock())
+    services.store.sync_feeds([(f.url, f.title) for f in feeds], services.control.clock())
     results: list[FeedUpdateResult] = []
     workers = max(1, min(services.config.fetch.concurrency, len(feeds)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feed")
@@ -717,7 +647,7 @@ def poll_feeds(
     except BaseException:
         # Ctrl-C: start no new feed, and tell the ones in flight to stop early. A feed
         # already writing commits whole; the others write nothing.
-        services.stop.set()
+        services.control.stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()

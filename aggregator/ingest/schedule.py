@@ -14,7 +14,8 @@ What it decides:
 * jitter (:func:`jittered`) so that feeds do not drift into lock-step, and the spreading of
   overdue feeds at daemon start (:func:`startup_spread`) so that a restart with 300 feeds
   does not fire them all at once;
-* the server's hints as read from response headers (:func:`hints_from_response`, :func:`parse_retry_after`).
+* the server's hints as read from response headers (:func:`hints_from_response`,
+  :func:`parse_retry_after`).
 
 What it does not do: any I/O, reading a clock or a global random generator (``now`` and a
 :class:`random.Random` are passed in, which keeps every decision reproducible in tests),

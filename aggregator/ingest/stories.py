@@ -252,5 +252,3 @@ def fingerprint(
         language=language_key(language, text),
         seen_at=seen_at,
     )
-
-

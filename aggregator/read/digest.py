@@ -340,5 +340,3 @@ def parse_since(value: str, *, now: datetime, tz: ZoneInfo, last: datetime | Non
             f"--since {value!r}: use a duration (24h, 7d), a date (2026-11-25) or 'last'"
         )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
-
-

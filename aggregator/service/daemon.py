@@ -46,16 +46,16 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
-from aggregator import __version__, systemd
+from aggregator import __version__
 from aggregator.config.schema import Config, load_config
 from aggregator.errors import AggregatorError, ConfigError, StoreError
 from aggregator.ingest.pipeline import Services, schedule_policy, update_feed_safely
 from aggregator.ingest.schedule import startup_spread
-from aggregator.ingest.tag.rules import compile_rules
+from aggregator.service import systemd
 from aggregator.service.runtime import open_services
 from aggregator.service.upkeep import prune
-from aggregator.store import Store
-from aggregator.store.daemon_sql import HEARTBEAT_SECONDS, ClaimedFeed
+from aggregator.store.protocol import Store
+from aggregator.store.records import HEARTBEAT_SECONDS, ClaimedFeed
 
 __all__ = ["Daemon", "SingleInstanceError"]
 
@@ -162,7 +162,7 @@ class Daemon:
         self._exclusive = lock is not None
         try:
             with open_services(self.config) as services:
-                self._services = replace(services, rng=self.rng)
+                self._services = replace(services, control=replace(services.control, rng=self.rng))
                 return self._serve()
         finally:
             if lock is not None:
@@ -194,7 +194,7 @@ class Daemon:
             from aggregator.export.jobs import DaemonExports
 
             # Before registering: a port that cannot be bound stops the start cleanly.
-            self._exports = DaemonExports(self.config, store)
+            self._exports = DaemonExports(self.config)
             self._exports.start()
         store.register_instance(self.instance_id, socket.gethostname(), __version__, now)
         self._feed_pool = ThreadPoolExecutor(
@@ -261,7 +261,7 @@ class Daemon:
                 "grace period over: stopping unfinished feeds",
                 extra={"fields": {"unfinished": len(pending), "grace_s": grace}},
             )
-            services.stop.set()
+            services.control.stop.set()
             wait_futures(pending, timeout=30)
         if self._feed_pool is not None:
             self._feed_pool.shutdown(wait=False, cancel_futures=True)
@@ -304,16 +304,16 @@ class Daemon:
             log.error("config reload failed: %s; keeping the running configuration", exc)
             return
         # Fetch, extraction and database settings are bound to open clients: restart for them.
-        from aggregator.ingest.tag.loader import Tagger, open_tagger
+        from aggregator.ingest.tag.loader import Tagger, open_tagger, tagging_for
 
-        tagger: Tagger | None
+        tagger: Tagger
         try:
             tagger = open_tagger(config, previous=services.tagger)
         except AggregatorError as exc:
             log.error("config reload: %s; keeping the running tagger", exc)
             tagger = services.tagger
         self._services = replace(
-            services, config=config, rules=compile_rules(config.tags), tagger=tagger
+            services, config=config, tagger=tagger, tagging=tagging_for(config, tagger)
         )
         self.config = config
         if self._exports is not None:

@@ -56,16 +56,15 @@ def open_services(
     """
     from aggregator.ingest.extract.pool import ExtractionPool
     from aggregator.ingest.fetch import HttpFetcher
-    from aggregator.ingest.pipeline import Services
-    from aggregator.ingest.tag.loader import open_tagger
-    from aggregator.ingest.tag.rules import compile_rules
-    from aggregator.store import Store
+    from aggregator.ingest.pipeline import PageWork, Services
+    from aggregator.ingest.tag.loader import open_tagger, tagging_for
+    from aggregator.store.sql import SqlStore
 
     # Loaded once per process (not per feed) and before anything is opened: a broken model
     # file stops the command at once.
     tagger = open_tagger(config)
     with ExitStack() as stack:
-        store = Store.open(config.database_url(environ), create=True)
+        store = SqlStore.open(config.database_url(environ), create=True)
         stack.callback(store.close)
         fetcher = HttpFetcher(fetch_settings(config))
         stack.callback(fetcher.close)
@@ -88,19 +87,18 @@ def open_services(
             config=config,
             store=store,
             fetcher=fetcher,
-            extractor=pool,
-            rules=compile_rules(config.tags),
-            page_pool=page_pool,
+            pages=PageWork(extractor=pool, pool=page_pool),
             tagger=tagger,
+            tagging=tagging_for(config, tagger),
         )
         aborted = False
         try:
             yield services
         except BaseException:
             aborted = True
-            services.stop.set()
+            services.control.stop.set()
             raise
         finally:
             page_pool.shutdown(wait=True, cancel_futures=True)
             if own_pool is not None:
-                own_pool.close(wait=not (aborted or services.stop.is_set()))
+                own_pool.close(wait=not (aborted or services.control.stop.is_set()))

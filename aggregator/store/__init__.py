@@ -1,74 +1,23 @@
-"""Storage: SQLAlchemy models, Alembic migrations and the :class:`Store` facade.
+"""Storage: SQLAlchemy tables, Alembic migrations, the DB-API reading path, the records.
 
-The names below are loaded on first use (PEP 562), not on import of the package: the
-reading commands import ``aggregator.store.dbapi`` and ``reading_sql`` only, and importing
-the package must not drag SQLAlchemy in with them (see dbapi.py).
+Where the boundary runs (one idiom per purpose):
+
+* **SQLAlchemy** (:mod:`.sql` ``SqlStore`` and its query mixins ``*_sql.py``, :mod:`.engine`,
+  :mod:`.tables`, the Alembic migrations) is every write, and every read of the daemon, the
+  exports and the maintenance commands. Only these modules import SQLAlchemy.
+* **DB-API** (:mod:`.dbapi`, :mod:`.reading_sql`) is the reading commands' path: ``digest``,
+  ``show``, ``search``, ``read``/``unread`` open SQLite with :mod:`sqlite3` (PostgreSQL with
+  psycopg) and run plain SQL text, so that they start without importing SQLAlchemy (~150 ms).
+  ``SqlStore`` runs the same SQL texts on its own connections (``ReadingQueries``), so the two
+  paths cannot drift apart.
+* **Records** (:mod:`.records`, standard library only) are everything in or out of either
+  path; :mod:`.protocol` is the :class:`Store` Protocol the pipeline and the daemon use.
+
+What both paths must agree on lives once, in :mod:`.dbapi` (which imports nothing heavy):
+SQLite PRAGMAs (``busy_timeout``, WAL, ``synchronous``), how datetimes are stored (UTC text of
+one format) and read back, the schema head the code expects, how a SQLite URL names its file,
+and how a driver error is shortened into a :class:`~aggregator.errors.StoreError`.
+
+This file imports nothing, so the reading commands can import ``aggregator.store.dbapi``
+without SQLAlchemy coming with it. Import each name from its module.
 """
-
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from aggregator.store.engine import (
-        ensure_schema,
-        make_engine,
-        schema_status,
-        upgrade_schema,
-    )
-    from aggregator.store.sql import (
-        ArticleView,
-        ArticleWrite,
-        EntryWrite,
-        FeedHealth,
-        FeedState,
-        FeedWrite,
-        KnownEntry,
-        ScheduleUpdate,
-        Store,
-        WriteCounts,
-    )
-
-_HOMES = {
-    "ensure_schema": "engine",
-    "make_engine": "engine",
-    "schema_status": "engine",
-    "upgrade_schema": "engine",
-    "ArticleView": "sql",
-    "ArticleWrite": "sql",
-    "EntryWrite": "sql",
-    "FeedHealth": "sql",
-    "FeedState": "sql",
-    "FeedWrite": "sql",
-    "KnownEntry": "sql",
-    "ScheduleUpdate": "sql",
-    "Store": "sql",
-    "WriteCounts": "sql",
-}
-
-__all__ = [
-    "ArticleView",
-    "ArticleWrite",
-    "EntryWrite",
-    "FeedHealth",
-    "FeedState",
-    "FeedWrite",
-    "KnownEntry",
-    "ScheduleUpdate",
-    "Store",
-    "WriteCounts",
-    "ensure_schema",
-    "make_engine",
-    "schema_status",
-    "upgrade_schema",
-]
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value

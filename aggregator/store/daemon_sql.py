@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Integer, and_, delete, func, literal, or_, select, text, tuple_, update
 
 from aggregator.store.base import chunks, digest
+from aggregator.store.records import ClaimedFeed, FailingFeed, InstanceInfo, PruneCandidate
 from aggregator.store.search_sql import SearchQueries
 from aggregator.store.tables import (
     ArticleRow,
@@ -32,57 +32,8 @@ from aggregator.store.tables import (
 )
 
 __all__ = [
-    "ClaimedFeed",
     "DaemonQueries",
-    "FailingFeed",
-    "InstanceInfo",
-    "PruneCandidate",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedFeed:
-    id: int
-    url: str
-    next_check_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceInfo:
-    id: str
-    hostname: str
-    pid: int
-    version: str
-    started_at: datetime
-    heartbeat_at: datetime
-    last_cycle_at: datetime | None
-    stopped_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class FailingFeed:
-    url: str
-    title: str | None
-    error_count: int
-    last_error: str | None
-    last_checked_at: datetime | None
-    next_check_at: datetime | None
-    gone: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PruneCandidate:
-    article_id: int
-    when: datetime
-    feed_urls: tuple[str, ...]
-    tags: tuple[str, ...]
-
-
-# How often a daemon writes its heartbeat row, and how old one may be before `aggregator
-# status` calls that instance dead. Here, beside the instances table, so that `status` need
-# not import the daemon (APScheduler, the pipeline) to read them.
-HEARTBEAT_SECONDS = 10.0
-ALIVE_SECONDS = 3 * HEARTBEAT_SECONDS
 
 
 def _host(url: str) -> str:

@@ -20,13 +20,14 @@ explains its design.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aggregator.errors import StoreError
 from aggregator.models import StoryInfo, StoryMember
 from aggregator.store.dbapi import Array, Sql, as_utc
+from aggregator.store.records import ArticleDetail, DigestRow, SearchHit
 
 if TYPE_CHECKING:
     from aggregator.text.search import Term
@@ -34,10 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEAD_SOURCE_CHARS",
     "MAX_LIMIT",
-    "ArticleDetail",
-    "DigestRow",
     "Reading",
-    "SearchHit",
     "search_body",
     "stems",
 ]
@@ -63,57 +61,6 @@ _OPENINGS = f"substr(a.text, 1, {LEAD_SOURCE_CHARS}), substr(a.summary, 1, {SUMM
 # The feed through which the article was first seen: the outlet shown for it. A correlated
 # lookup on ix_entries_article_id, per row, instead of a GROUP BY over every entry.
 _FIRST_FEED = "(SELECT e.feed_id FROM entries e WHERE e.article_id = a.id ORDER BY e.id LIMIT 1)"
-
-
-@dataclass(frozen=True, slots=True)
-class DigestRow:
-    id: int
-    title: str
-    url: str | None
-    feed_url: str
-    feed_title: str | None
-    published_at: datetime | None
-    first_seen_at: datetime
-    tags: tuple[str, ...]
-    text_start: str  # the first LEAD_SOURCE_CHARS characters of the text
-    summary_start: str  # the feed's summary, shortened likewise (when there is no text)
-    read_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleDetail:
-    id: int
-    title: str
-    url: str | None
-    feed_url: str
-    feed_title: str | None
-    author: str | None
-    published_at: datetime | None
-    updated_at: datetime | None
-    first_seen_at: datetime
-    tags: tuple[str, ...]
-    text: str
-    summary: str
-    text_source: str
-    read_at: datetime | None
-    starred: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    article_id: int
-    title: str
-    url: str | None
-    feed_title: str | None
-    # published_at, or first_seen_at for an article without a date: always aware UTC.
-    published_at: datetime
-    # Higher is better; comparable only within one search.
-    score: float
-    # About 160 characters of the text around the first match, on one line, already free
-    # of control characters and escape sequences.
-    snippet: str
-    # The substrings of the title and snippet that matched, for highlighting.
-    matched_terms: tuple[str, ...]
 
 
 def _utc(value: Any) -> datetime:

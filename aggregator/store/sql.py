@@ -11,183 +11,42 @@ pipeline does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from aggregator.models import StoryMatch, StoryPrint, TagAssignment
+from aggregator.models import TagAssignment
 from aggregator.store.base import ReadingQueries, chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.export_sql import ExportQueries
+from aggregator.store.records import (
+    ArticleView,
+    ArticleWrite,
+    EntryWrite,
+    FeedHealth,
+    FeedState,
+    FeedWrite,
+    KnownEntry,
+    ScheduleUpdate,
+    WriteCounts,
+)
 from aggregator.store.story_sql import StoryQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 from aggregator.store.tags_sql import TagQueries
 
 __all__ = [
-    "ArticleView",
-    "ArticleWrite",
-    "EntryWrite",
-    "FeedHealth",
-    "FeedState",
-    "FeedWrite",
-    "KnownEntry",
-    "ScheduleUpdate",
-    "Store",
-    "WriteCounts",
+    "SqlStore",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    id: int
-    url: str
-    etag: str | None
-    last_modified: str | None
-    error_count: int
-    fetch_url: str | None = None
-    interval_seconds: int | None = None
-    redirect_candidate: str | None = None
-    redirect_streak: int = 0
-    gone: bool = False
-    last_success_at: datetime | None = None
-    next_check_at: datetime | None = None
-
-    @property
-    def effective_url(self) -> str:
-        """Where to fetch: the adopted permanent-redirect target, else the configured URL."""
-        return self.fetch_url or self.url
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleUpdate:
-    """The feed's schedule after an update; written with it, and the lease released."""
-
-    next_check_at: datetime
-    interval_seconds: int
-    gone: bool = False
-    fetch_url: str | None = None
-    redirect_candidate: str | None = None
-    redirect_streak: int = 0
-
-    def values(self) -> dict[str, Any]:
-        return {
-            "next_check_at": self.next_check_at,
-            "interval_seconds": self.interval_seconds,
-            "gone": self.gone,
-            "fetch_url": self.fetch_url,
-            "redirect_candidate": self.redirect_candidate,
-            "redirect_streak": self.redirect_streak,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class KnownEntry:
-    article_id: int
-    content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleWrite:
-    url_key: str
-    url: str | None
-    title: str
-    summary: str
-    author: str | None
-    published_at: datetime | None
-    updated_at: datetime | None
-    text: str
-    html: str
-    text_source: str
-    extract_status: str
-    extract_error: str | None
-    language: str | None
-    image: str | None
-    content_hash: str
-    tags: tuple[TagAssignment, ...] = ()
-    # Computed before the transaction (aggregator.ingest.stories.fingerprint); None: no story.
-    story_print: StoryPrint | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EntryWrite:
-    entry_key: str
-    guid: str | None
-    content_hash: str
-    article: ArticleWrite
-    # True when the feed edited an entry we already had: update the article in place.
-    changed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FeedWrite:
-    now: datetime
-    entries: tuple[EntryWrite, ...]
-    title: str | None
-    site_url: str | None
-    etag: str | None
-    last_modified: str | None
-    http_status: int | None
-    duration_ms: int
-    # Feed-level tags given to an existing article newly reached through this feed.
-    feed_tags: tuple[TagAssignment, ...] = ()
-    schedule: ScheduleUpdate | None = None
-    # Story clustering of new articles (config ``stories``); None: off.
-    stories: StoryMatch | None = None
-    # Every entry key of the fetched document: a stored entry still carried under its own
-    # key is never taken for an entry whose guid changed.
-    document_keys: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class WriteCounts:
-    new: int = 0
-    updated: int = 0
-    linked: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FeedHealth:
-    url: str
-    title: str | None
-    last_checked_at: datetime | None
-    last_success_at: datetime | None
-    last_status: str | None
-    last_http_status: int | None
-    last_error: str | None
-    error_count: int
-    entries: int
-    last_new: int
-    last_duration_ms: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleView:
-    id: int
-    feed_url: str
-    feed_title: str | None
-    url: str | None
-    title: str
-    author: str | None
-    published_at: datetime | None
-    first_seen_at: datetime
-    tags: tuple[str, ...]
-    text: str
-    text_source: str
-    extract_status: str
-    extract_error: str | None
-
-
-class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQueries):
+class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQueries):
     """Open with :meth:`open`; every method runs its own short transaction."""
 
     @classmethod
-    def open(cls, url: str, *, create: bool = True) -> Store:
+    def open(cls, url: str, *, create: bool = True) -> SqlStore:
         """Open ``url``. A brand-new empty database gets the schema when ``create``;
         an outdated schema is refused (SchemaOutdatedError) with what to run."""
         engine = make_engine(url)
@@ -198,7 +57,7 @@ class Store(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQueri
             raise
         return cls(engine)
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SqlStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,7 +16,6 @@ does it before the transaction) and signatures are compared as plain integers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.models import StoryMatch, StoryPrint, unpack_signature
 from aggregator.store.base import StoreBase, chunks
+from aggregator.store.records import StorySource
 from aggregator.store.story_match import choose_story
 from aggregator.store.tables import (
     ArticleRow,
@@ -38,17 +38,6 @@ __all__ = ["StoryQueries", "StorySource"]
 
 # pg_advisory_xact_lock key for story assignment ("stor" in ASCII).
 _STORY_LOCK_KEY = 0x73746F72
-
-
-@dataclass(frozen=True, slots=True)
-class StorySource:
-    """What clustering reads of a stored article (``stories rebuild``)."""
-
-    id: int
-    title: str
-    text: str
-    language: str | None
-    seen_at: datetime
 
 
 def _rowcount(result: Any) -> int:

@@ -6,29 +6,16 @@ half-tagged, and an interrupted retag leaves each article with its old or its ne
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select, update
 
 from aggregator.models import TagAssignment
 from aggregator.store.base import StoreBase, clean
+from aggregator.store.records import ArticleToTag
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 
 __all__ = ["ArticleToTag", "TagQueries"]
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleToTag:
-    """What tagging reads of a stored article. ``categories`` are the raw ``<category>``
-    values that gave it a tag before (feeds' other categories are not stored)."""
-
-    id: int
-    title: str
-    text: str
-    url: str | None
-    feeds: tuple[tuple[str, str | None], ...]  # (url, title) of every feed carrying it
-    categories: tuple[str, ...]
 
 
 class TagQueries(StoreBase):

@@ -67,8 +67,6 @@ def _duration_seconds(text: str) -> float:
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(value))
 
 
-
-
 def format_seconds(seconds: int) -> str:
     """A short duration for tables: ``45s``, ``12m``, ``3h05m``, ``4d``."""
     if seconds < 120:

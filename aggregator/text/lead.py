@@ -212,5 +212,3 @@ def extract_lead(text: str, title: str = "", *, max_cells: int = LEAD_CELLS) -> 
     if len(sentences) > 1 and cell_len(lead) + 1 + cell_len(sentences[1]) <= max_cells:
         lead = f"{lead} {sentences[1]}"
     return _shorten(lead, max_cells)
-
-

@@ -213,6 +213,8 @@ def first_http_url(base: str | None, candidates: Iterable[str | None]) -> str | 
         if url and is_http_url(url):
             return url
     return None
+
+
 def parse_listen(value: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:8080`` for IPv6) → (host, port). Raises ValueError."""
     text = value.strip()

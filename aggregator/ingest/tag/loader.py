@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aggregator.config.schema import Config
-    from aggregator.ingest.tag.rules import Morphemes, TopicScorer
+    from aggregator.ingest.tag.rules import Morphemes, Tagging, TopicScorer
 
-__all__ = ["Tagger", "open_tagger"]
+__all__ = ["Tagger", "open_tagger", "tagging_for"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,16 @@ def open_tagger(
     if compile_rules(config.tags).needs_morphemes:
         morphemes = previous.morphemes if previous and previous.morphemes else KiwiMorphemes()
     return Tagger(model=model, morphemes=morphemes, model_path=config.tagger.model)
+
+
+def tagging_for(config: Config, tagger: Tagger) -> Tagging:
+    """How to tag under ``config`` with what ``tagger`` loaded: its rules compiled, the model
+    when ``tagger.enabled``, its threshold and the analyser."""
+    from aggregator.ingest.tag.rules import Tagging, compile_rules
+
+    return Tagging(
+        rules=compile_rules(config.tags),
+        model=tagger.model if config.tagger.enabled else None,
+        threshold=config.tagger.threshold,
+        morphemes=tagger.morphemes,
+    )

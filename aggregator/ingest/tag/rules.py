@@ -34,9 +34,12 @@ from aggregator.models import TagAssignment
 
 __all__ = [
     "CompiledRules",
+    "FeedContext",
     "Morphemes",
+    "TagInput",
     "TagReport",
     "TagRule",
+    "Tagging",
     "Term",
     "TopicScorer",
     "compile_rules",
@@ -240,65 +243,59 @@ class TagReport:
     model_scores: Mapping[str, float]
 
 
-def tags_for(
-    *,
-    title: str,
-    text: str,
-    categories: Sequence[str],
-    feed_tags: Sequence[str],
-    rules: CompiledRules,
-    link: str | None = None,
-    feed_url: str | None = None,
-    feed_title: str | None = None,
-    model: TopicScorer | None = None,
-    threshold: float = 0.5,
-    morphemes: Morphemes | None = None,
-) -> tuple[TagAssignment, ...]:
+@dataclass(frozen=True, slots=True)
+class TagInput:
+    """What is tagged: one article as its feed entry and page describe it."""
+
+    title: str
+    text: str = ""
+    categories: Sequence[str] = ()
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedContext:
+    """The feed the article came from: its own tags, and what rules limited to feeds see."""
+
+    url: str | None = None
+    title: str | None = None
+    tags: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Tagging:
+    """How to tag, built once per config: the compiled rules, the topic model (None: off)
+    with its threshold, and the morpheme analyser for ``morph`` terms (None: the fallback)."""
+
+    rules: CompiledRules
+    model: TopicScorer | None = None
+    threshold: float = 0.5
+    morphemes: Morphemes | None = None
+
+
+def tags_for(item: TagInput, feed: FeedContext, tagging: Tagging) -> tuple[TagAssignment, ...]:
     """Every tag the article gets, each with its source (see :func:`tag_report`)."""
-    return tag_report(
-        title=title,
-        text=text,
-        categories=categories,
-        feed_tags=feed_tags,
-        rules=rules,
-        link=link,
-        feed_url=feed_url,
-        feed_title=feed_title,
-        model=model,
-        threshold=threshold,
-        morphemes=morphemes,
-    ).tags
+    return tag_report(item, feed, tagging).tags
 
 
-def tag_report(
-    *,
-    title: str,
-    text: str,
-    categories: Sequence[str],
-    feed_tags: Sequence[str],
-    rules: CompiledRules,
-    link: str | None = None,
-    feed_url: str | None = None,
-    feed_title: str | None = None,
-    model: TopicScorer | None = None,
-    threshold: float = 0.5,
-    morphemes: Morphemes | None = None,
-) -> TagReport:
+def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport:
     """Every tag the article gets, each with its source. Order: feed, category, rule, model."""
+    rules, morphemes, model = tagging.rules, tagging.morphemes, tagging.model
+    title, text = item.title, item.text
     out: dict[tuple[str, str], TagAssignment] = {}
-    for tag in feed_tags:
+    for tag in feed.tags:
         out[(tag, "feed")] = TagAssignment(tag, "feed", 1.0, "feed")
-    for category in categories:
+    for category in item.categories:
         for part in _category_parts(category.strip()):
             for tag in rules.aliases.get(_normalize(part).casefold(), ()):
                 out.setdefault((tag, "category"), TagAssignment(tag, "category", 1.0, category))
     fields = {
         "title": _normalize(title),
         "text": _normalize(text),
-        "link": link or "",
-        "feed": _normalize(" ".join(x for x in (feed_title, feed_url) if x)),
+        "link": item.link or "",
+        "feed": _normalize(" ".join(x for x in (feed.title, feed.url) if x)),
     }
-    identity = feed_identity(feed_url) if feed_url else None
+    identity = feed_identity(feed.url) if feed.url else None
     added: dict[str, _Fired] = {}
     vetoed: dict[str, str] = {}
     for rule in rules.rules:
@@ -325,7 +322,7 @@ def tag_report(
     if model is not None:
         scores = model.scores(title, text)
         for tag, probability in sorted(scores.items(), key=lambda kv: -kv[1]):
-            if probability >= threshold and tag in rules.tags and tag not in vetoed:
+            if probability >= tagging.threshold and tag in rules.tags and tag not in vetoed:
                 out[(tag, "model")] = TagAssignment(
                     tag, "model", round(probability, 3), "topic model"
                 )

@@ -260,7 +260,9 @@ def _npz(**arrays: Any) -> bytes:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m aggregator.ingest.tag.train", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m aggregator.ingest.tag.train", description=__doc__
+    )
     parser.add_argument("--data", type=Path, required=True, help="ynat_train.tsv")
     parser.add_argument("--out", type=Path, default=None, help="model path without extension")
     parser.add_argument("--seed", type=int, default=13)
