@@ -4,6 +4,7 @@ never cached when invalid, environment overrides applied at use."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,47 @@ def test_cache_directory_is_private(tmp_path: Path) -> None:
     cache.chmod(0o777)
     load_reading_config(path, Counting(), cache)
     assert cache.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_cache_key_stamps_the_schema_source() -> None:
+    import aggregator.config.schema as schema
+    from aggregator.config import file
+
+    sources = file.validator_sources()
+    assert Path(schema.__file__).resolve() in [s.resolve() for s in sources]
+    assert all(source.is_file() for source in sources)
+
+
+def test_the_cache_key_changes_when_a_validating_source_changes(tmp_path: Path) -> None:
+    from aggregator.config.file import _cache_key
+
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    source = tmp_path / "schema.py"
+    source.write_text("# the schema\n", encoding="utf-8")
+    before = _cache_key(config, CONFIG, [source])
+    assert _cache_key(config, CONFIG, [source]) == before
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert _cache_key(config, CONFIG, [source]) != before
+
+
+def test_an_edited_schema_revalidates_a_cached_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.config import file
+
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG, encoding="utf-8")
+    schema = tmp_path / "schema.py"
+    schema.write_text("# v1\n", encoding="utf-8")
+    monkeypatch.setattr(file, "validator_sources", lambda: [schema])
+    validate = Counting()
+    cache = tmp_path / "cache"
+    load_reading_config(path, validate, cache)
+    load_reading_config(path, validate, cache)
+    assert validate.calls == 1
+    stat = schema.stat()
+    os.utime(schema, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    load_reading_config(path, validate, cache)
+    assert validate.calls == 2

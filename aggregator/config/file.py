@@ -162,16 +162,39 @@ class ReadingConfig:
             return None
 
 
-def _cache_key(chosen: Path, text: str) -> str:
-    # The validating code is part of the key: a new aggregator (or an edited config.py in a
-    # development checkout) may judge the same file differently.
-    validator = Path(__file__).with_name("config.py")
-    try:
-        stamp = str(validator.stat().st_mtime_ns)
-    except OSError:
-        stamp = "?"
-    source = str(chosen.resolve())
-    material = "\0".join((__version__, stamp, source, text))
+# The modules whose code decides whether a file is valid and what it means: the cache key
+# stamps each of them, so an edited schema (a development checkout) or a new aggregator
+# validates every file again. Found by module name, not by a path next to this file, so that
+# moving a module cannot silently drop it from the key (a test checks they all resolve).
+_VALIDATOR_MODULES = (
+    "aggregator.config.schema",
+    "aggregator.config.file",
+    "aggregator.text.durations",
+    "aggregator.text.urls",
+)
+
+
+def validator_sources() -> list[Path]:
+    """The source files of :data:`_VALIDATOR_MODULES`, without importing them (pydantic)."""
+    from importlib.util import find_spec
+
+    sources = []
+    for name in _VALIDATOR_MODULES:
+        spec = find_spec(name)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"cannot find the validating module {name}")
+        sources.append(Path(spec.origin))
+    return sources
+
+
+def _cache_key(chosen: Path, text: str, sources: list[Path] | None = None) -> str:
+    stamps = []
+    for source in validator_sources() if sources is None else sources:
+        try:
+            stamps.append(f"{source}:{source.stat().st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{source}:?")
+    material = "\0".join((__version__, *stamps, str(chosen.resolve()), text))
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

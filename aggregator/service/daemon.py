@@ -39,12 +39,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 from urllib.parse import urlsplit
-
-from sqlalchemy.engine import make_url
 
 from aggregator import __version__
 from aggregator.config.schema import Config, load_config
@@ -54,6 +51,7 @@ from aggregator.ingest.schedule import startup_spread
 from aggregator.service import systemd
 from aggregator.service.runtime import open_services
 from aggregator.service.upkeep import prune
+from aggregator.store.dbapi import parse_sqlite_url
 from aggregator.store.protocol import Store
 from aggregator.store.records import HEARTBEAT_SECONDS, ClaimedFeed
 
@@ -76,10 +74,11 @@ def _sqlite_lock(database_url: str) -> IO[str] | None:
     SQLite serializes writers but has no leases across processes worth trusting for a
     scheduler, so one daemon per file. An OS lock (not a pid file) is released by the kernel
     when the process dies, so a crash never leaves a stale lock behind."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    sqlite = parse_sqlite_url(database_url)
+    if sqlite is None or sqlite.path is None:
         return None
-    path = Path(url.database + ".lock")
+    database = sqlite.path
+    path = database.with_name(database.name + ".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+", encoding="utf-8")
     try:
@@ -89,7 +88,7 @@ def _sqlite_lock(database_url: str) -> IO[str] | None:
         holder = handle.read().strip() or "another process"
         handle.close()
         raise SingleInstanceError(
-            f"another `aggregator run` ({holder}) is using the SQLite database {url.database}; "
+            f"another `aggregator run` ({holder}) is using the SQLite database {database}; "
             "SQLite allows one daemon per database. To run several, use PostgreSQL "
             "(README: Scaling out)."
         ) from None

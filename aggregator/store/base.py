@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
-from aggregator.store.dbapi import Sql
+from aggregator.store.dbapi import Sql, short_error
 from aggregator.store.engine import READONLY
 from aggregator.store.reading_sql import Reading
 
@@ -125,11 +125,6 @@ def digest(key: str) -> str:
 def clean(value: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL, and a feed can contain one (&#0; or raw bytes).
     return value.replace("\x00", "") if value else value
-
-
-def short_error(exc: SQLAlchemyError) -> str:
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return f"{type(exc).__name__}: {detail[0][:200] if detail else ''}"
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

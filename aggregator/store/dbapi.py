@@ -22,38 +22,102 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from aggregator.errors import StoreError
 
-__all__ = ["SCHEMA_HEAD", "Array", "Dialect", "Sql", "as_utc", "open_sqlite", "sqlite_path"]
+__all__ = [
+    "SCHEMA_HEAD",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "SQLITE_DATETIME_STORAGE",
+    "Array",
+    "Dialect",
+    "Sql",
+    "SqliteUrl",
+    "apply_sqlite_pragmas",
+    "as_utc",
+    "open_sqlite",
+    "parse_sqlite_url",
+    "short_error",
+    "sqlite_path",
+    "utc_naive",
+]
+
+# What the SQLAlchemy path (engine.py, tables.py) and this DB-API path must agree on is
+# defined here, once: the schema head, the SQLite PRAGMAs, how datetimes are stored, how a
+# SQLite URL names its file, and how a driver error is shortened for a StoreError.
 
 # The newest migration (a test keeps it equal to Alembic's head). Kept here, not in
 # engine.py, so that the reading commands can check a database without SQLAlchemy.
 SCHEMA_HEAD = "0006"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How a datetime is stored in SQLite (naive UTC text, six fraction digits): SQLAlchemy's
+# sqlite.DATETIME storage_format in tables.UTCDateTime, and the reading path's binds here.
+SQLITE_DATETIME_STORAGE = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 
 Dialect = Literal["sqlite", "postgresql"]
 
 # ":name" not preceded by ":" or a word character (PostgreSQL's "::type" casts stay).
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_SQLITE_URL = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?]+)$")
+_SQLITE_URL = re.compile(r"^sqlite(?:\+\w+)?://(?:/(?P<path>[^?]*))?(?:\?(?P<query>.*))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteUrl:
+    """What a ``sqlite://`` URL says: its file (None for an in-memory database or a
+    ``file:`` URI) and whether it carries query options (``?mode=ro``, ``?uri=true``)."""
+
+    path: Path | None
+    options: bool
+
+
+def parse_sqlite_url(url: str) -> SqliteUrl | None:
+    """The parts of a SQLite URL; None when ``url`` is not one (PostgreSQL and others)."""
+    found = _SQLITE_URL.match(url.strip())
+    if not found:
+        return None
+    raw = found["path"] or ""
+    path = None if raw in ("", ":memory:") or raw.startswith("file:") else Path(raw).expanduser()
+    return SqliteUrl(path, bool(found["query"]))
 
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a plain ``sqlite:///path`` URL; None for anything else (memory
     databases, URI options, other backends), which the full store handles."""
-    found = _SQLITE_URL.match(url)
-    if not found or found["path"] == ":memory:":
+    parsed = parse_sqlite_url(url)
+    if parsed is None or parsed.options:
         return None
-    return Path(found["path"]).expanduser()
+    return parsed.path
+
+
+def apply_sqlite_pragmas(connection: Any, *, wal: bool) -> None:
+    """The PRAGMAs every connection of ours runs on SQLite. ``wal``: also switch the file to
+    WAL (the store's connections; a reading connection finds the file in WAL already)."""
+    connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    if wal:
+        connection.execute("PRAGMA journal_mode = WAL")
+    # In WAL mode NORMAL is still crash-safe, and FULL would fsync on every commit of
+    # `read`/`show`/the digest's state.
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.execute("PRAGMA foreign_keys = ON")
+
+
+def utc_naive(value: datetime) -> datetime:
+    """``value`` in UTC without its tzinfo, as SQLite stores it; a naive value is refused
+    (every datetime in aggregator is aware)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; all datetimes are UTC-aware")
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def as_utc(value: Any) -> datetime | None:
-    """A stored datetime as aware UTC: SQLite gives SQLAlchemy's naive-UTC text,
-    PostgreSQL an aware datetime."""
+    """A stored datetime as aware UTC: SQLite gives naive-UTC text (or a naive datetime
+    through SQLAlchemy), PostgreSQL an aware datetime."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -68,10 +132,19 @@ class Array(list[Any]):
 
 
 def _sqlite_datetime(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise StoreError("naive datetime given to the database; all datetimes are UTC-aware")
-    # SQLAlchemy's SQLite DateTime storage format: always six fraction digits.
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    try:
+        naive = utc_naive(value)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+    return SQLITE_DATETIME_STORAGE % {
+        "year": naive.year,
+        "month": naive.month,
+        "day": naive.day,
+        "hour": naive.hour,
+        "minute": naive.minute,
+        "second": naive.second,
+        "microsecond": naive.microsecond,
+    }
 
 
 class Sql:
@@ -126,7 +199,7 @@ class Sql:
             finally:
                 cursor.close()
         except self._errors as exc:
-            raise StoreError(f"database read failed ({_short(exc)})") from exc
+            raise StoreError(f"database read failed ({short_error(exc)})") from exc
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...] | None:
         found = self.rows(sql, params)
@@ -143,7 +216,7 @@ class Sql:
             finally:
                 cursor.close()
         except self._errors as exc:
-            raise StoreError(f"database write failed ({_short(exc)})") from exc
+            raise StoreError(f"database write failed ({short_error(exc)})") from exc
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Sql]:
@@ -154,7 +227,7 @@ class Sql:
             if self.dialect == "sqlite":
                 self.connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except self._errors as exc:
-            raise StoreError(f"database busy or unreadable ({_short(exc)})") from exc
+            raise StoreError(f"database busy or unreadable ({short_error(exc)})") from exc
         try:
             yield self
         except BaseException:
@@ -164,16 +237,18 @@ class Sql:
         try:
             self.connection.commit()
         except self._errors as exc:
-            raise StoreError(f"database commit failed ({_short(exc)})") from exc
+            raise StoreError(f"database commit failed ({short_error(exc)})") from exc
 
     def close(self) -> None:
         with suppress(*self._errors):
             self.connection.close()
 
 
-def _short(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:200] if lines else ''}"
+def short_error(exc: BaseException) -> str:
+    """``Type: first line`` of a driver error (of the DB-API error SQLAlchemy wraps, when it
+    is one): SQLAlchemy's own text carries the whole statement and its parameters."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0][:200] if detail else ''}"
 
 
 def open_sqlite(url: str) -> Sql | None:
@@ -193,11 +268,7 @@ def open_sqlite(url: str) -> Sql | None:
         raise StoreError(f"cannot open the database {path}") from exc
     sql = Sql(connection, "sqlite", (sqlite3.Error,))
     try:
-        connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA foreign_keys = ON")
-        # As the store's connections (engine.py): in WAL mode NORMAL is still crash-safe,
-        # and FULL would fsync on every commit of `read`/`show`/the digest's state.
-        connection.execute("PRAGMA synchronous = NORMAL")
+        apply_sqlite_pragmas(connection, wal=False)
         has_version = sql.one(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
         )

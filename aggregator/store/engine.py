@@ -19,7 +19,12 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from aggregator.errors import SchemaOutdatedError, StoreError
-from aggregator.store.dbapi import SCHEMA_HEAD, SQLITE_BUSY_TIMEOUT_MS
+from aggregator.store.dbapi import (
+    SCHEMA_HEAD,
+    SQLITE_BUSY_TIMEOUT_MS,
+    apply_sqlite_pragmas,
+    parse_sqlite_url,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -37,14 +42,7 @@ READONLY = {"aggregator_readonly": True}
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" hook, not the driver, decide how transactions begin.
     dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
+    apply_sqlite_pragmas(dbapi_connection, wal=True)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -59,13 +57,13 @@ def make_engine(url: str) -> Engine:
     except Exception as exc:
         raise StoreError(f"not a database URL: {url!r}") from exc
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
+        sqlite = parse_sqlite_url(url)
+        if sqlite is not None and sqlite.path is not None:
             try:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                sqlite.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(
-                    f"cannot create the directory for the database {database}"
+                    f"cannot create the directory for the database {sqlite.path}"
                 ) from exc
         engine = create_engine(
             parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, pool_pre_ping=False

@@ -9,6 +9,7 @@ feed. Unique constraints, not application code, are what make a duplicate imposs
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,9 +25,13 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false, true
+from sqlalchemy.types import TypeEngine
+
+from aggregator.store.dbapi import SQLITE_DATETIME_STORAGE, as_utc, utc_naive
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -35,18 +40,23 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            # The storage format the reading path (dbapi.py) binds and reads, named once.
+            return dialect.type_descriptor(sqlite.DATETIME(storage_format=SQLITE_DATETIME_STORAGE))  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=True))
+
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            return utc_naive(value)
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; all datetimes are UTC-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+            utc_naive(value)  # raises the same error as on SQLite
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 class Base(DeclarativeBase):
