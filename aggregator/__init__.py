@@ -1,6 +1,7 @@
 """aggregator: follows Korean news feeds, stores clean full text, tags and digests it.
 
-Data flow: config → schedule → fetch → parse → extract → categorize → store → digest/export.
+Data flow, one package per stage: config → ingest (schedule → fetch → parse → extract → tag →
+stories) → store → read (digest, search) / export; service (the daemon) and cli on top.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ from aggregator.export.server import start_server  # noqa: E402
 from aggregator.export.service import Exporter  # noqa: E402
 from aggregator.export.syndication import FeedMeta, render_atom  # noqa: E402
 from aggregator.models import TagAssignment  # noqa: E402
-from aggregator.store.records import ArticleWrite, EntryWrite, FeedWrite  # noqa: E402
+from aggregator.store.records.updates import ArticleWrite, EntryWrite, FeedWrite  # noqa: E402
 from aggregator.store.sql import SqlStore  # noqa: E402
 from tests.sites import PARAGRAPHS  # noqa: E402
 

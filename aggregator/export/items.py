@@ -27,7 +27,7 @@ from typing import Literal
 
 from aggregator.config.schema import Config, Republish
 from aggregator.export.sanitize import html_to_text, sanitize_html, xml_safe
-from aggregator.store.records import ExportArticle, ExportFeed
+from aggregator.store.records.export import ExportArticle, ExportFeed
 
 __all__ = [
     "EPOCH",

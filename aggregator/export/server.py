@@ -313,7 +313,7 @@ class _App:
     def health(self) -> tuple[int, dict[str, Any]]:
         from datetime import timedelta
 
-        from aggregator.store.records import ALIVE_SECONDS
+        from aggregator.store.records.service import ALIVE_SECONDS
 
         now = self.clock()
         try:

@@ -46,7 +46,7 @@ from aggregator.export.items import (
 )
 from aggregator.export.opml import OpmlFeed, unparse
 from aggregator.export.syndication import CONTENT_TYPES, FeedMeta, render
-from aggregator.store.records import ExportArticle, ExportFeed, ExportStamp
+from aggregator.store.records.export import ExportArticle, ExportFeed, ExportStamp
 from aggregator.store.sql import SqlStore
 
 __all__ = [

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.models import FetchResult, ParsedEntry, ParsedFeed
-from aggregator.store.records import FeedState
+from aggregator.store.records.updates import FeedState
 
 __all__ = [
     "REDIRECT_POLLS",

@@ -60,7 +60,7 @@ from aggregator.models import (
     StoryPrint,
 )
 from aggregator.store.protocol import Store
-from aggregator.store.records import (
+from aggregator.store.records.updates import (
     ArticleWrite,
     EntryWrite,
     FeedState,

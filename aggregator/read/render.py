@@ -30,7 +30,7 @@ from aggregator.text.terminal import clean, clean_line
 
 if TYPE_CHECKING:
     from aggregator.models import StoryMember
-    from aggregator.store.records import ArticleDetail
+    from aggregator.store.records.reading import ArticleDetail
 
 __all__ = [
     "digest_document",

@@ -53,7 +53,7 @@ from aggregator.service.runtime import open_services
 from aggregator.service.upkeep import prune
 from aggregator.store.dbapi import parse_sqlite_url
 from aggregator.store.protocol import Store
-from aggregator.store.records import HEARTBEAT_SECONDS, ClaimedFeed
+from aggregator.store.records.service import HEARTBEAT_SECONDS, ClaimedFeed
 
 __all__ = ["Daemon", "SingleInstanceError"]
 

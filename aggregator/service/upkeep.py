@@ -30,7 +30,7 @@ from aggregator.ingest.tag.explain import report_for_article
 from aggregator.ingest.tag.loader import Tagger, tagging_for
 from aggregator.models import StoryPrint
 from aggregator.store.protocol import Store
-from aggregator.store.records import PruneCandidate
+from aggregator.store.records.service import PruneCandidate
 from aggregator.store.sql import SqlStore
 from aggregator.store.tags_sql import TagQueries
 

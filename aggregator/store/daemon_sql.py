@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Integer, and_, delete, func, literal, or_, select, text, tuple_, update
 
 from aggregator.store.base import chunks, digest
-from aggregator.store.records import ClaimedFeed, FailingFeed, InstanceInfo, PruneCandidate
+from aggregator.store.records.service import ClaimedFeed, FailingFeed, InstanceInfo, PruneCandidate
 from aggregator.store.search_sql import SearchQueries
 from aggregator.store.tables import (
     ArticleRow,

@@ -25,7 +25,7 @@ from sqlalchemy import BigInteger, case, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from aggregator.store.base import StoreBase
-from aggregator.store.records import ExportArticle, ExportFeed, ExportIndexRow, ExportStamp
+from aggregator.store.records.export import ExportArticle, ExportFeed, ExportIndexRow, ExportStamp
 from aggregator.store.tables import (
     ArticleRow,
     ArticleTagRow,

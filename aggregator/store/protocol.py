@@ -3,7 +3,8 @@
 The pipeline (:mod:`aggregator.ingest.pipeline`) and the daemon are written against it, not
 against :class:`aggregator.store.sql.SqlStore`, so that what they need of the database is
 written down in one place (and a test double could stand in). Records in and out are those
-of :mod:`aggregator.store.records`. Standard library only.
+of :mod:`aggregator.store.records.updates` and :mod:`.records.service`. Standard library
+only.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aggregator.store.records import (
-    ClaimedFeed,
+from aggregator.store.records.service import ClaimedFeed, PruneCandidate
+from aggregator.store.records.updates import (
     FeedState,
     FeedWrite,
     KnownEntry,
-    PruneCandidate,
     ScheduleUpdate,
     WriteCounts,
 )

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aggregator.errors import StoreError
 from aggregator.models import StoryInfo, StoryMember
 from aggregator.store.dbapi import Array, Sql, as_utc
-from aggregator.store.records import ArticleDetail, DigestRow, SearchHit
+from aggregator.store.records.reading import ArticleDetail, DigestRow, SearchHit
 
 if TYPE_CHECKING:
     from aggregator.text.search import Term

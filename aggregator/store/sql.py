@@ -22,11 +22,10 @@ from aggregator.store.base import ReadingQueries, chunks, clean, digest
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.export_sql import ExportQueries
-from aggregator.store.records import (
-    ArticleView,
+from aggregator.store.records.reading import ArticleView, FeedHealth
+from aggregator.store.records.updates import (
     ArticleWrite,
     EntryWrite,
-    FeedHealth,
     FeedState,
     FeedWrite,
     KnownEntry,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from aggregator.models import StoryMatch, StoryPrint, unpack_signature
 from aggregator.store.base import StoreBase, chunks
-from aggregator.store.records import StorySource
+from aggregator.store.records.service import StorySource
 from aggregator.store.story_match import choose_story
 from aggregator.store.tables import (
     ArticleRow,

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from aggregator.models import TagAssignment
 from aggregator.store.base import StoreBase, clean
-from aggregator.store.records import ArticleToTag
+from aggregator.store.records.service import ArticleToTag
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 
 __all__ = ["ArticleToTag", "TagQueries"]

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from aggregator.config.schema import Config
 from aggregator.ingest.tag.rules import FeedContext, Tagging, TagInput, TagReport, tag_report
 from aggregator.models import TagAssignment
-from aggregator.store.records import ArticleToTag
+from aggregator.store.records.service import ArticleToTag
 
 __all__ = ["feed_context", "report_for_article"]
 

@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aggregator.config.schema import parse_config
+from aggregator.errors import TaggerError
+from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, fingerprint, raw_features
+from aggregator.ingest.tag.loader import open_tagger
+from aggregator.ingest.tag.metrics import classification_report
+from aggregator.ingest.tag.model import TopicModel, default_model_path, hangul_share
+from tests.conftest import CORPUS_LABELS
+
+YNAT = CORPUS_LABELS / "klue-ynat" / "ynat_train.tsv"
+
+
+@pytest.fixture(scope="module")
+def model() -> TopicModel:
+    return TopicModel.load()
+
+
+def test_shipped_model_matches_the_feature_code() -> None:
+    meta = json.loads(default_model_path().with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["feature_version"] == FEATURE_VERSION
+    assert meta["hash_bits"] == HASH_BITS
+    # Catches a change to the features that forgot to bump FEATURE_VERSION.
+    assert meta["feature_fingerprint"] == fingerprint()
+    assert set(meta["tags"]) == {
+        "politics", "economy", "society", "culture", "world", "it-science", "sports"
+    }  # fmt: skip
+
+
+def test_model_files_are_safe_small_and_licensed() -> None:
+    base = default_model_path()
+    npz = base.with_suffix(".npz")
+    assert npz.stat().st_size <= 20 * 1024 * 1024
+    with zipfile.ZipFile(npz) as archive:
+        assert sorted(archive.namelist()) == ["bias.npy", "idf.npy", "weights.npy"]
+    with np.load(npz, allow_pickle=False) as arrays:  # no object arrays: loads without pickle
+        assert all(arrays[name].dtype.kind == "f" for name in arrays.files)
+    licence = (base.parent / "LICENSE.md").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in licence and "KLUE" in licence and "Park" in licence
+
+
+@pytest.mark.parametrize(
+    ("title", "tag"),
+    [
+        ("손흥민 멀티골…토트넘 3연승 질주", "sports"),
+        ("코스피 외국인 순매수에 2,600선 회복…환율 하락", "economy"),
+        ("삼성전자, 차세대 AI 반도체 공개…5G 스마트폰 탑재", "it-science"),
+        ("트럼프, 시진핑과 정상회담…무역협상 타결 임박", "world"),
+        ("국회 본회의서 예산안 처리…여야 원내대표 합의", "politics"),
+        ("서울 아파트 화재로 2명 부상…경찰 원인 조사", "society"),
+        ("국립중앙박물관 특별전 개막…주말 관람객 몰려", "culture"),
+    ],
+)
+def test_predicts_clear_headlines(model: TopicModel, title: str, tag: str) -> None:
+    best = model.best(title)
+    assert best is not None and best[0] == tag, model.scores(title)
+
+
+def test_scores_are_probabilities_and_lead_counts(model: TopicModel) -> None:
+    scores = model.scores("정부, 내년 예산안 발표")
+    assert set(scores) == set(model.tags)
+    assert abs(sum(scores.values()) - 1.0) < 1e-5 and all(0 <= p <= 1 for p in scores.values())
+    # An uninformative title: the lead decides.
+    title = '"이번이 마지막 기회"'
+    lead = "프로야구 LG 트윈스가 한국시리즈 7차전에서 역전승을 거두며 통합 우승을 차지했다."
+    assert model.best(title, lead) == model.best(title, lead)  # deterministic
+    with_lead = model.scores(title, lead)
+    assert max(with_lead, key=with_lead.__getitem__) == "sports"
+    assert with_lead["sports"] > model.scores(title)["sports"]
+
+
+def test_abstains_on_text_that_is_not_korean(model: TopicModel) -> None:
+    assert hangul_share("North Korea fires missile") == 0.0
+    assert model.scores("North Korea fires ballistic missile into East Sea") == {}
+    assert model.best("") is None
+    assert model.scores("北, 탄도미사일 발사") != {}
+
+
+def test_threshold_through_open_tagger() -> None:
+    config = parse_config({"tagger": {"threshold": 0.9}})
+    tagger = open_tagger(config)
+    assert tagger.model is not None and tagger.morphemes is None  # no morph terms configured
+    off = open_tagger(
+        parse_config({"tagger": {"enabled": False}, "tags": {"a": {"morph": ["北"]}}})
+    )
+    assert off.model is None and off.morphemes is not None
+    assert open_tagger(parse_config({"tagger": {"enabled": False}}), with_model=True).model
+
+
+def test_damaged_or_foreign_model_is_refused(tmp_path: Path) -> None:
+    base = default_model_path()
+    for suffix in (".npz", ".json"):
+        shutil.copy(base.with_suffix(suffix), tmp_path / f"m{suffix}")
+    TopicModel.load(tmp_path / "m")  # the copy loads
+    meta = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    (tmp_path / "m.json").write_text(json.dumps({**meta, "feature_version": 0}))
+    with pytest.raises(TaggerError, match="feature version"):
+        TopicModel.load(tmp_path / "m")
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    blob = bytearray((tmp_path / "m.npz").read_bytes())
+    blob[100] ^= 0xFF
+    (tmp_path / "m.npz").write_bytes(bytes(blob))
+    with pytest.raises(TaggerError, match="does not match"):
+        TopicModel.load(tmp_path / "m")
+    with pytest.raises(TaggerError, match="cannot read"):
+        TopicModel.load(tmp_path / "missing")
+    config = parse_config({"tagger": {"model": str(tmp_path / "missing")}})
+    with pytest.raises(TaggerError):
+        open_tagger(config)
+
+
+def test_features_fold_width_case_and_digits() -> None:
+    assert raw_features("ＡＩ 반도체 2026") == raw_features("ai 반도체 1999")
+    assert raw_features("") == {}
+
+
+def test_classification_report() -> None:
+    report = classification_report(["a", "a", "b", "b"], ["a", None, "b", "a"])
+    assert report["accuracy"] == 0.5
+    assert report["per_label"]["a"] == {
+        "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2
+    }  # fmt: skip
+    assert report["per_label"]["b"]["precision"] == 1.0
+    assert abs(report["macro_f1"] - (0.5 + 2 / 3) / 2) < 1e-9
+
+
+@pytest.mark.corpus
+def test_held_out_quality_is_not_broken(model: TopicModel) -> None:
+    """A subsample of the held-out YNAT rows (the split the shipped model was trained
+    without): a broken model or feature change drops far below the recorded ~0.85."""
+    if not YNAT.is_file():
+        pytest.skip(f"KLUE YNAT not found at {YNAT}")
+    from aggregator.ingest.tag.train import load_ynat, stratified_split
+
+    meta = model.meta
+    tags, texts = load_ynat(YNAT)
+    _, held = stratified_split(tags, meta["holdout_fraction"], meta["seed"])
+    sample = held[::8]  # ~570 rows
+    predicted = [model.best(texts[i]) for i in sample]
+    report = classification_report(
+        [tags[i] for i in sample], [p[0] if p else None for p in predicted]
+    )
+    assert report["macro_f1"] > 0.8, report
