@@ -107,6 +107,16 @@ class TagAssignment:
 
 
 @dataclass(frozen=True, slots=True)
+class Assessment:
+    """What a topic model says of one article: a probability per tag (empty when it
+    abstains), which model said it, and why it abstained (empty when it did not)."""
+
+    scores: Mapping[str, float]
+    model: str
+    abstained: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FeedUpdateResult:
     """What one feed update did. ``status`` is ok | not_modified | error."""
 

@@ -31,12 +31,20 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from aggregator.config.schema import Config
+    from aggregator.ingest.tag.learn import LearnReport
     from aggregator.ingest.tag.loader import Tagger
     from aggregator.ingest.tag.rules import TagReport
     from aggregator.models import TagAssignment
     from aggregator.store.records.service import ArticleToTag
 
-__all__ = ["COMMANDS", "eval_summary", "eval_table", "explain_renderables"]
+__all__ = [
+    "COMMANDS",
+    "eval_summary",
+    "eval_table",
+    "explain_renderables",
+    "learn_summary",
+    "learn_table",
+]
 
 # The stored tags of an article in the order they are decided: the feed's first, the model last.
 _SOURCE_ORDER = {"feed": 0, "category": 1, "rule": 2, "model": 3}
@@ -47,12 +55,16 @@ def tags_group() -> None:
     """Why an article has its tags; re-tag after a change; measure the tagger."""
 
 
-def _open_tagger(config: Config, *, with_model: bool | None = None) -> Tagger:
-    from aggregator.ingest.tag.loader import open_tagger
+def _open_tagger(
+    config: Config, *, with_model: bool | None = None, learned: tuple[str, bytes] | None = None
+) -> Tagger:
+    """The tagger, with the model ``tags learn`` stored when ``learned`` holds it."""
+    from aggregator.ingest.tag.loader import open_tagger, with_learned
 
     with errors_exit():
         try:
-            return open_tagger(config, with_model=with_model)
+            tagger = open_tagger(config, with_model=with_model)
+            return with_learned(config, tagger, learned) if learned is not None else tagger
         except AggregatorError as exc:
             fail(str(exc))
 
@@ -87,9 +99,10 @@ def explain_renderables(
     if now.model_scores:
         top = sorted(now.model_scores.items(), key=lambda kv: -kv[1])[:3]
         shown = ", ".join(f"{tag} {score:.3f}" for tag, score in top)
-        out.append(f"model now: {shown} (threshold {threshold})")
+        out.append(Text(f"model now: {shown} (threshold {threshold}; {now.model})"))
     elif tagger_enabled:
-        out.append("model now: abstains (too little Korean text)")
+        reason = now.abstained or "no model scores"
+        out.append(Text(f"model now: abstains ({reason}; {now.model or 'topic model'})"))
     for tag, detail in now.vetoed.items():
         out.append(Text(f"vetoed now: {tag} ({clean_line(detail, 100)})"))
     if {(t.tag, t.source) for t in now.tags} != {(t.tag, t.source) for t in stored}:
@@ -108,6 +121,7 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
     Example: aggregator tags explain 1024
     """
     from aggregator.ingest.tag.explain import report_for_article
+    from aggregator.ingest.tag.learn import LEARNED_MODEL
     from aggregator.ingest.tag.loader import tagging_for
 
     config = load(ctx)
@@ -117,12 +131,14 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
         with errors_exit():
             stored = store.article_tags(ident)
             found = store.articles_to_tag(None, ident - 1, 1)
+            learned = store.load_tag_model(LEARNED_MODEL)
     finally:
         store.close()
     if not found or found[0].id != ident:
         fail(f"no article #{ident}", 1)
     article = found[0]
-    now = report_for_article(config, tagging_for(config, _open_tagger(config)), article)
+    tagger = _open_tagger(config, learned=learned)
+    now = report_for_article(config, tagging_for(config, tagger), article)
     console = make_plain_console()
     for item in explain_renderables(
         article,
@@ -151,13 +167,14 @@ def tags_retag_cmd(ctx: click.Context, since_value: str | None) -> None:
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from aggregator.ingest.tag.learn import LEARNED_MODEL
     from aggregator.service.upkeep import retag
 
     config = load(ctx)
-    tagger = _open_tagger(config)
     store = open_store(config)
     try:
         with errors_exit():
+            tagger = _open_tagger(config, learned=store.load_tag_model(LEARNED_MODEL))
             since = parse_since_option(
                 config.display.timezone, since_value, store, datetime.now(UTC)
             )
@@ -235,6 +252,125 @@ def tags_eval_cmd(ctx: click.Context, path: str, as_json: bool) -> None:
     console = make_plain_console()
     console.print(eval_table(result))
     console.print(eval_summary(result))
+
+
+# -- learn ---------------------------------------------------------------------------------
+
+
+def learn_table(report: LearnReport) -> Table:
+    """Cross-validated macro-F1 of the shipped and the adapted model, per outlet."""
+    from rich.table import Table
+
+    table = Table("outlet", "articles", "shipped F1", "learned F1", "used")
+    for o in report.outlets:
+        table.add_row(
+            clean_line(o.outlet),
+            str(o.articles),
+            f"{o.shipped_f1:.3f}",
+            f"{o.adapted_f1:.3f}",
+            "yes" if o.used else "no",
+        )
+    table.add_row(
+        "all", str(report.articles), f"{report.shipped_f1:.3f}", f"{report.adapted_f1:.3f}", ""
+    )
+    return table
+
+
+def learn_summary(report: LearnReport, *, stored: bool) -> str:
+    labels = ", ".join(f"{tag} {n}" for tag, n in report.labels.items())
+    used = ", ".join(report.used) or "no outlet"
+    if not stored:
+        return (
+            f"learned from {report.articles} articles ({labels}); would be used for {used} "
+            "(dry run: nothing stored)"
+        )
+    return (
+        f"learned from {report.articles} articles ({labels}); used for {used}. "
+        "Run `aggregator tags retag` to apply it to stored articles."
+    )
+
+
+@tags_group.command("learn")
+@click.option("--dry-run", is_flag=True, help="Measure only; store nothing.")
+@click.option(
+    "--forget", is_flag=True, help="Delete the learned model: the shipped one alone tags."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@config_option
+@click.pass_context
+def tags_learn_cmd(ctx: click.Context, dry_run: bool, forget: bool, as_json: bool) -> None:
+    """Adapt the topic model to your outlets: learn from the stored articles whose feed's
+    tags or <category> values give them one topic, cross-validate against the shipped model
+    per outlet, and store the adaptation in the database for the outlets where it wins.
+
+    Example: aggregator tags learn --dry-run
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from aggregator.ingest.tag.explain import outlet_topics
+    from aggregator.ingest.tag.learn import (
+        LEARNED_MODEL,
+        encode_meta,
+        fit_adaptation,
+        labelled_articles,
+        report_json,
+    )
+    from aggregator.ingest.tag.loader import tagging_for
+    from aggregator.ingest.tag.model import TopicModel
+
+    config = load(ctx)
+    store = open_store(config)
+    try:
+        with errors_exit():
+            if forget:
+                gone = store.delete_tag_model(LEARNED_MODEL)
+                click.echo("deleted the learned tag model" if gone else "no learned tag model")
+                return
+            tagger = _open_tagger(config, with_model=True)
+            base = tagger.model
+            if not isinstance(base, TopicModel):
+                fail("tags learn needs the topic model")
+            tagging = tagging_for(config, tagger)
+            items: list[tuple[str, str, str | None, list[str]]] = []
+            total = store.count_articles_to_tag(None)
+            console = make_plain_console(stderr=True)
+            with Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("reading articles", total=total)
+                after = 0
+                while batch := store.articles_to_tag(None, after, 500):
+                    for article in batch:
+                        topics = [
+                            t for t in outlet_topics(config, tagging, article) if t in base.tags
+                        ]
+                        feed_url = article.feeds[0][0] if article.feeds else article.url
+                        items.append((article.title, article.text, feed_url, topics))
+                    after = batch[-1].id
+                    progress.advance(task, len(batch))
+            now = datetime.now(UTC)
+            try:
+                adapted, report = fit_adaptation(
+                    base, labelled_articles(items), now, on_step=lambda step: console.print(step)
+                )
+            except AggregatorError as exc:
+                fail(str(exc))
+            if not dry_run:
+                store.save_tag_model(
+                    LEARNED_MODEL, encode_meta(adapted.meta), adapted.to_blob(), now
+                )
+    finally:
+        store.close()
+    if as_json:
+        echo_json({**report_json(report), "stored": not dry_run})
+        return
+    out = make_plain_console()
+    out.print(learn_table(report))
+    out.print(learn_summary(report, stored=not dry_run))
 
 
 # What this module adds to the `cli` group (aggregator/cli/__init__.py).

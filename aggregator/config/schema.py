@@ -325,6 +325,8 @@ class TaggerConfig(_Frozen):
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
     # Path to another model (without .npz/.json); default: the one shipped in the package.
     model: str | None = None
+    # Use the model `aggregator tags learn` fitted on your feeds, where it proved better.
+    learned: bool = True
 
 
 class FeedConfig(_Frozen):

@@ -467,6 +467,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
                     else _story_print(article, services),
                 ),
                 changed=item.changed,
+                categories=tuple(item.entry.categories),
             )
         )
     feed_tags = tags_for(TagInput(title=""), FeedContext(tags=feed.tags), services.tagging)

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from aggregator.models import StoryMatch, StoryPrint
+from aggregator.text.language import MIN_HANGUL, hangul_share
 
 __all__ = [
     "BANDS",
@@ -167,18 +168,11 @@ def normalize_text(text: str) -> str:
     return " ".join(kept)
 
 
-def _hangul_ratio(text: str) -> float:
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum("\uac00" <= c <= "\ud7a3" for c in letters) / len(letters)
-
-
 def language_key(declared: str | None, text: str) -> str:
     """ "ko" for Korean text (by its share of Hangul, whatever the feed declared), else the
     declared language's primary subtag, else "other": Korean and English articles about one
     event are different stories to their readers."""
-    if _hangul_ratio(text[:2000]) >= 0.3:
+    if hangul_share(text[:2000]) >= MIN_HANGUL:
         return "ko"
     if declared:
         primary = declared.strip().lower().split("-")[0].split("_")[0]

@@ -303,11 +303,14 @@ class Daemon:
             log.error("config reload failed: %s; keeping the running configuration", exc)
             return
         # Fetch, extraction and database settings are bound to open clients: restart for them.
-        from aggregator.ingest.tag.loader import Tagger, open_tagger, tagging_for
+        from aggregator.ingest.tag.learn import LEARNED_MODEL
+        from aggregator.ingest.tag.loader import Tagger, open_tagger, tagging_for, with_learned
 
         tagger: Tagger
         try:
             tagger = open_tagger(config, previous=services.tagger)
+            # A model `tags learn` stored since the start is taken up here.
+            tagger = with_learned(config, tagger, services.store.load_tag_model(LEARNED_MODEL))
         except AggregatorError as exc:
             log.error("config reload: %s; keeping the running tagger", exc)
             tagger = services.tagger

@@ -57,7 +57,8 @@ def open_services(
     from aggregator.ingest.extract.pool import ExtractionPool
     from aggregator.ingest.fetch import HttpFetcher
     from aggregator.ingest.pipeline import PageWork, Services
-    from aggregator.ingest.tag.loader import open_tagger, tagging_for
+    from aggregator.ingest.tag.learn import LEARNED_MODEL
+    from aggregator.ingest.tag.loader import open_tagger, tagging_for, with_learned
     from aggregator.store.sql import SqlStore
 
     # Loaded once per process (not per feed) and before anything is opened: a broken model
@@ -66,6 +67,7 @@ def open_services(
     with ExitStack() as stack:
         store = SqlStore.open(config.database_url(environ), create=True)
         stack.callback(store.close)
+        tagger = with_learned(config, tagger, store.load_tag_model(LEARNED_MODEL))
         fetcher = HttpFetcher(fetch_settings(config))
         stack.callback(fetcher.close)
         pool: Extractor

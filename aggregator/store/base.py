@@ -22,7 +22,16 @@ from aggregator.store.dbapi import Sql, short_error
 from aggregator.store.engine import READONLY
 from aggregator.store.reading_sql import Reading
 
-__all__ = ["ReadingQueries", "StoreBase", "chunks", "clean", "digest", "short_error"]
+__all__ = [
+    "ReadingQueries",
+    "StoreBase",
+    "chunks",
+    "clean",
+    "digest",
+    "join_categories",
+    "short_error",
+    "split_categories",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -125,6 +134,29 @@ def digest(key: str) -> str:
 def clean(value: str | None) -> str | None:
     # PostgreSQL text cannot hold NUL, and a feed can contain one (&#0; or raw bytes).
     return value.replace("\x00", "") if value else value
+
+
+# A feed's category values, as stored: one per line (a value never holds a line break once
+# whitespace is collapsed), at most this many, each at most this long: a hostile feed's
+# thousand categories do not bloat the table.
+MAX_CATEGORIES = 50
+MAX_CATEGORY_CHARS = 200
+
+
+def join_categories(categories: Sequence[str]) -> str | None:
+    """The stored form of an entry's raw ``<category>`` values (None when there are none)."""
+    kept: list[str] = []
+    for value in categories:
+        line = " ".join((clean(value) or "").split())[:MAX_CATEGORY_CHARS]
+        if line and line not in kept:
+            kept.append(line)
+        if len(kept) >= MAX_CATEGORIES:
+            break
+    return "\n".join(kept) or None
+
+
+def split_categories(stored: str | None) -> list[str]:
+    return [line for line in (stored or "").split("\n") if line]
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -52,7 +52,7 @@ __all__ = [
 
 # The newest migration (a test keeps it equal to Alembic's head). Kept here, not in
 # engine.py, so that the reading commands can check a database without SQLAlchemy.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How a datetime is stored in SQLite (naive UTC text, six fraction digits): SQLAlchemy's
 # sqlite.DATETIME storage_format in tables.UTCDateTime, and the reading path's binds here.

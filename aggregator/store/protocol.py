@@ -146,6 +146,9 @@ class Store(Protocol):
 
     def forget_tombstones(self, before: datetime) -> int: ...
 
+    def load_tag_model(self, name: str) -> tuple[str, bytes] | None:
+        """``(meta JSON, arrays)`` of a model ``aggregator tags learn`` stored, or None."""
+
     def optimize(self) -> None:
         """Let SQLite refresh its query statistics (cheap; a no-op on PostgreSQL, whose autovacuum
         does this).

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.models import TagAssignment
-from aggregator.store.base import ReadingQueries, chunks, clean, digest
+from aggregator.store.base import ReadingQueries, chunks, clean, digest, join_categories
 from aggregator.store.daemon_sql import DaemonQueries
 from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.export_sql import ExportQueries
@@ -246,6 +246,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                     entry_key=clean(entry.entry_key),
                     content_hash=entry.content_hash,
                     guid=clean(entry.guid),
+                    categories=join_categories(entry.categories),
                 )
             )
             return "updated"
@@ -290,6 +291,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                 guid=clean(entry.guid),
                 content_hash=entry.content_hash,
                 first_seen_at=write.now,
+                categories=join_categories(entry.categories),
             )
             .on_conflict_do_nothing(index_elements=["feed_id", "key_hash"])
         )

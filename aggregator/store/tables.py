@@ -146,11 +146,26 @@ class EntryRow(Base):
     guid: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The entry's raw <category> values, one per line (NULL: stored before 0007).
+    categories: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
         Index("ix_entries_article_id", "article_id"),
     )
+
+
+class TagModelRow(Base):
+    """A tag model learned from the user's feeds (``aggregator tags learn``)."""
+
+    __tablename__ = "tag_models"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # JSON: the model's metadata, its scores, and where it is used.
+    meta: Mapped[str] = mapped_column(Text)
+    # An .npz archive (arrays only, loaded with allow_pickle=False).
+    arrays: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ArticleTagRow(Base):

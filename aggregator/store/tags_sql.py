@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, insert, select, update
 
 from aggregator.models import TagAssignment
-from aggregator.store.base import StoreBase, clean
+from aggregator.store.base import StoreBase, clean, split_categories
 from aggregator.store.records.service import ArticleToTag
-from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
+from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow, TagModelRow
 
 __all__ = ["ArticleToTag", "TagQueries"]
 
@@ -41,14 +41,19 @@ class TagQueries(StoreBase):
             feeds: dict[int, list[tuple[str, str | None]]] = {i: [] for i in ids}
             categories: dict[int, list[str]] = {i: [] for i in ids}
             if ids:
-                for article_id, url, title in session.execute(
-                    select(EntryRow.article_id, FeedRow.url, FeedRow.title)
+                for article_id, url, title, stored in session.execute(
+                    select(EntryRow.article_id, FeedRow.url, FeedRow.title, EntryRow.categories)
                     .join(FeedRow, FeedRow.id == EntryRow.feed_id)
                     .where(EntryRow.article_id.in_(ids))
                     .order_by(EntryRow.article_id, FeedRow.id)
                 ):
                     if (url, title) not in feeds[article_id]:
                         feeds[article_id].append((url, title))
+                    for value in split_categories(stored):
+                        if value not in categories[article_id]:
+                            categories[article_id].append(value)
+                # Articles stored before the raw values were (schema 0007) still have the
+                # values that gave them a tag.
                 for article_id, detail in session.execute(
                     select(ArticleTagRow.article_id, ArticleTagRow.detail).where(
                         ArticleTagRow.article_id.in_(ids), ArticleTagRow.source == "category"
@@ -109,3 +114,22 @@ class TagQueries(StoreBase):
             ]
             if rows:
                 session.execute(insert(ArticleTagRow), rows)
+
+    def save_tag_model(self, name: str, meta: str, arrays: bytes, now: datetime) -> None:
+        """Store (or replace) a learned tag model, in one transaction."""
+        with self._write() as session:
+            session.execute(delete(TagModelRow).where(TagModelRow.name == name))
+            session.add(TagModelRow(name=name, created_at=now, meta=meta, arrays=arrays))
+
+    def load_tag_model(self, name: str) -> tuple[str, bytes] | None:
+        """``(meta JSON, arrays)`` of a learned tag model, or None."""
+        with self._read() as session:
+            row = session.execute(
+                select(TagModelRow.meta, TagModelRow.arrays).where(TagModelRow.name == name)
+            ).first()
+        return (row.meta, bytes(row.arrays)) if row is not None else None
+
+    def delete_tag_model(self, name: str) -> bool:
+        with self._write() as session:
+            result = session.execute(delete(TagModelRow).where(TagModelRow.name == name))
+            return bool(result.rowcount)  # type: ignore[attr-defined]

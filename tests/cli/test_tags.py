@@ -31,6 +31,7 @@ def test_explain_sorts_stored_tags_and_shows_the_model_and_vetoes_now() -> None:
         tags=tuple(STORED),
         vetoed={"politics": "사설@title\x1b[31m"},
         model_scores={"society": 0.418, "it-science": 0.176, "economy": 0.138, "world": 0.01},
+        model="ours",
     )
     items = explain_renderables(ARTICLE, STORED, now, threshold=0.3, tagger_enabled=True)
     text = plain(*items, markup=True)
@@ -45,18 +46,24 @@ def test_explain_sorts_stored_tags_and_shows_the_model_and_vetoes_now() -> None:
         "│ society │ model  │ 0.418 │ topic model │",
         "└─────────┴────────┴───────┴─────────────┘",
         # The top three only; the same tags as stored, so no advice to retag.
-        "model now: society 0.418, it-science 0.176, economy 0.138 (threshold 0.3)",
+        "model now: society 0.418, it-science 0.176, economy 0.138 (threshold 0.3; ours)",
         "vetoed now: politics (사설@title)",
     ]
 
 
 def test_explain_without_tags_says_the_model_abstains_and_advises_retag() -> None:
-    now = TagReport(tags=(TagAssignment("economy", "feed"),), vetoed={}, model_scores={})
+    now = TagReport(
+        tags=(TagAssignment("economy", "feed"),),
+        vetoed={},
+        model_scores={},
+        model="news-topics",
+        abstained="Japanese text (kana and kanji 89 %)",
+    )
     items = explain_renderables(ARTICLE, [], now, threshold=0.3, tagger_enabled=True)
     text = plain(*items, markup=True)
     assert "│ -   │ -      │ -     │ no tags │" in text
     assert text.endswith(
-        "model now: abstains (too little Korean text)\n"
+        "model now: abstains (Japanese text (kana and kanji 89 %); news-topics)\n"
         "the current config or model would tag it differently: aggregator tags retag\n"
     )
 

@@ -2,8 +2,8 @@
 ``aggregator tags explain`` shows and what ``tags retag`` writes.
 
 Every source is recomputed from what is stored: feed tags from the current config of the
-feeds carrying the article, categories from the ``<category>`` values that gave a tag before
-(the others are not stored), rules and the model from title and text.
+feeds carrying the article, categories from its entries' raw ``<category>`` values (matched
+through the current aliases), rules and the model from title and text.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aggregator.ingest.tag.rules import FeedContext, Tagging, TagInput, TagRepor
 from aggregator.models import TagAssignment
 from aggregator.store.records.service import ArticleToTag
 
-__all__ = ["feed_context", "report_for_article"]
+__all__ = ["feed_context", "outlet_topics", "report_for_article"]
 
 
 def feed_context(config: Config, feed: tuple[str, str | None] | None) -> FeedContext:
@@ -32,6 +32,20 @@ def feed_context(config: Config, feed: tuple[str, str | None] | None) -> FeedCon
     )
 
 
+def outlet_topics(config: Config, rules: Tagging, article: ArticleToTag) -> list[str]:
+    """The topics the article's outlets gave it: its feeds' tags and its categories through
+    the aliases (what ``tags learn`` learns from), among the model's ``topics``."""
+    bare = Tagging(rules=rules.rules)
+    feeds: Sequence[tuple[str, str | None] | None] = article.feeds or (None,)
+    item = TagInput(article.title, "", article.categories, article.url)
+    found: list[str] = []
+    for feed in feeds:
+        for t in tag_report(item, feed_context(config, feed), bare).tags:
+            if t.source in ("feed", "category") and t.tag not in found:
+                found.append(t.tag)
+    return found
+
+
 def report_for_article(config: Config, tagging: Tagging, article: ArticleToTag) -> TagReport:
     """Tags of a stored article (one report per feed carrying it, merged: the highest score
     of each tag and source wins)."""
@@ -40,6 +54,7 @@ def report_for_article(config: Config, tagging: Tagging, article: ArticleToTag) 
     merged: dict[tuple[str, str], TagAssignment] = {}
     vetoed: dict[str, str] = {}
     scores: Mapping[str, float] = {}
+    model = abstained = ""
     for feed in feeds:
         report = tag_report(item, feed_context(config, feed), tagging)
         for t in report.tags:
@@ -47,5 +62,6 @@ def report_for_article(config: Config, tagging: Tagging, article: ArticleToTag) 
             if key not in merged or merged[key].score < t.score:
                 merged[key] = t
         vetoed.update(report.vetoed)
-        scores = report.model_scores or scores
-    return TagReport(tuple(merged.values()), vetoed, scores)
+        if report.model_scores or not scores:
+            scores, model, abstained = report.model_scores, report.model, report.abstained
+    return TagReport(tuple(merged.values()), vetoed, scores, model, abstained)

@@ -8,14 +8,14 @@ only, so the reading commands (digest, show, search) never pay for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aggregator.config.schema import Config
     from aggregator.ingest.tag.rules import Morphemes, Tagging, TopicScorer
 
-__all__ = ["Tagger", "open_tagger", "tagging_for"]
+__all__ = ["Tagger", "open_tagger", "tagging_for", "with_learned"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,29 @@ def tagging_for(config: Config, tagger: Tagger) -> Tagging:
         threshold=config.tagger.threshold,
         morphemes=tagger.morphemes,
     )
+
+
+def with_learned(config: Config, tagger: Tagger, stored: tuple[str, bytes] | None) -> Tagger:
+    """``tagger`` with the model ``aggregator tags learn`` stored (``(meta JSON, arrays)``),
+    when there is one and ``tagger.learned`` is on; else with the shipped model alone. A
+    learned model that no longer fits the shipped one is skipped with a warning."""
+    import json
+    import logging
+
+    from aggregator.errors import TaggerError
+    from aggregator.ingest.tag.learn import AdaptedModel
+    from aggregator.ingest.tag.model import TopicModel
+
+    model = tagger.model
+    base = model.base if isinstance(model, AdaptedModel) else model
+    if not isinstance(base, TopicModel):
+        return tagger
+    if stored is None or not config.tagger.learned:
+        return replace(tagger, model=base)
+    meta, blob = stored
+    try:
+        adapted = AdaptedModel.from_blob(base, json.loads(meta), blob)
+    except (TaggerError, ValueError) as exc:
+        logging.getLogger(__name__).warning("not using the learned tag model: %s", exc)
+        return replace(tagger, model=base)
+    return replace(tagger, model=adapted)

@@ -1,21 +1,31 @@
-"""The built-in topic model: hashed features → linear weights → calibrated probabilities.
+"""The built-in topic model: hashed features of title, lead and body → linear weights →
+calibrated probabilities, for Korean and English text alike.
 
 Our own small code on numpy arrays rather than a pickled scikit-learn estimator: a pickle
-runs code when loaded and ties the file to one library version, while this is a matrix
-product. The model is two files beside each other: ``<name>.npz`` (arrays only, loaded with
-``allow_pickle=False``) and ``<name>.json`` (labels, feature version, calibration,
-training record). :mod:`aggregator.ingest.tag.train` writes them.
+runs code when loaded and ties the file to one library version, while this is a gather and a
+sum. The model is two files beside each other: ``<name>.npz`` (arrays only, loaded with
+``allow_pickle=False``) and ``<name>.json`` (labels, feature version, segment weights,
+calibration, training record). :mod:`aggregator.ingest.tag.train` writes them.
 
-Loading costs ~0.1 s and numpy, so only the commands that tag (poll, run, tags retag/eval)
-load it, once, and pass it in.
+How an article is read: the title, the lead (the first ``lead_chars`` characters of the text)
+and the body (up to ``body_chars`` more) are three segments, each a tf-idf vector normalised
+on its own, then summed with the model's segment weights and normalised again. The model was
+trained on headlines, whose vectors are short; a body normalised on its own adds its
+evidence without drowning the title in thousands of n-grams (held-out numbers in
+:mod:`aggregator.ingest.tag.train`).
+
+The model reads Korean and English. Text in another language (Japanese, Chinese, German...)
+gets no scores and a reason (:func:`aggregator.text.language.reading_of`): the model would
+only guess.
+
+Loading costs ~0.1 s and numpy, so only the commands that tag load it, once, and pass it in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,53 +35,45 @@ import numpy as np
 import numpy.typing as npt
 
 from aggregator.errors import TaggerError
-from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, raw_features
+from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, features
+from aggregator.models import Assessment
+from aggregator.text.language import reading_of
 
 __all__ = [
     "DEFAULT_MODEL",
     "TopicModel",
     "TopicModelError",
+    "combine",
     "default_model_path",
-    "hangul_share",
 ]
 
-DEFAULT_MODEL = "ynat-topics"
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_LETTER = re.compile(r"[^\W\d_]")
-
-
+DEFAULT_MODEL = "news-topics"
 # The name says where it comes from; the class is the hierarchy's.
 TopicModelError = TaggerError
 
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
 
 def default_model_path() -> Path:
-    """``<package>/tagger/data/ynat-topics`` (without extension)."""
+    """``<package>/ingest/tag/data/news-topics`` (without extension)."""
     return Path(str(resources.files("aggregator.ingest.tag") / "data" / DEFAULT_MODEL))
-
-
-def hangul_share(text: str) -> float:
-    """Share of letters that are Hangul syllables (0 for text without letters)."""
-    letters = _LETTER.findall(text)
-    if not letters:
-        return 0.0
-    return sum(1 for c in letters if _HANGUL.match(c)) / len(letters)
-
-
-FloatArray = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
 class TopicModel:
-    """A linear model over hashed features; see :meth:`scores`."""
+    """A linear model over hashed features; see :meth:`assess`."""
 
     weights: FloatArray  # (buckets, classes): one gathered row per feature
     bias: FloatArray  # (classes,)
     idf: FloatArray  # (buckets,)
     tags: tuple[str, ...]
     temperature: float
-    lead_weight: float
-    lead_chars: int
-    min_hangul: float
+    # Weight of the title, the lead and the body segment (see the module docstring).
+    segment_weights: tuple[float, float, float] = (1.0, 0.6, 0.4)
+    lead_chars: int = 300
+    body_chars: int = 3000
+    name: str = DEFAULT_MODEL
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -85,79 +87,104 @@ class TopicModel:
             blob = npz_path.read_bytes()
         except (OSError, ValueError) as exc:
             raise TopicModelError(f"cannot read topic model {base}: {exc}") from None
-        if meta.get("feature_version") != FEATURE_VERSION or meta.get("hash_bits") != HASH_BITS:
-            raise TopicModelError(
-                f"topic model {base} was trained with feature version "
-                f"{meta.get('feature_version')}/{meta.get('hash_bits')} bits; this code "
-                f"computes version {FEATURE_VERSION}/{HASH_BITS} bits: retrain it"
-            )
         if meta.get("sha256") and hashlib.sha256(blob).hexdigest() != meta["sha256"]:
             raise TopicModelError(f"topic model {npz_path} does not match its metadata")
         try:
             with np.load(npz_path, allow_pickle=False) as arrays:
-                weights = arrays["weights"].astype(np.float32)
-                bias = arrays["bias"].astype(np.float32)
-                idf = arrays["idf"].astype(np.float32)
+                loaded = {k: arrays[k] for k in ("weights", "bias", "idf")}
         except (OSError, ValueError, KeyError) as exc:
             raise TopicModelError(f"cannot read topic model {npz_path}: {exc}") from None
-        tags = tuple(str(t) for t in meta["tags"])
-        if weights.shape != (1 << HASH_BITS, len(tags)) or bias.shape != (len(tags),):
-            raise TopicModelError(f"topic model {npz_path}: arrays do not match its labels")
-        return cls(
-            weights=weights,
-            bias=bias,
-            idf=idf,
-            tags=tags,
-            temperature=float(meta["temperature"]),
-            lead_weight=float(meta.get("lead_weight", 0.5)),
-            lead_chars=int(meta.get("lead_chars", 300)),
-            min_hangul=float(meta.get("min_hangul", 0.3)),
-            meta=meta,
+        return cls.from_arrays(loaded, meta, where=str(base))
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: Mapping[str, Any], meta: Mapping[str, Any], *, where: str
+    ) -> TopicModel:
+        """A model from its arrays and metadata (files, or a learned model from the store).
+
+        Raises:
+            TopicModelError: another feature version, or arrays that do not match the labels.
+        """
+        if meta.get("feature_version") != FEATURE_VERSION or meta.get("hash_bits") != HASH_BITS:
+            raise TopicModelError(
+                f"topic model {where} was trained with feature version "
+                f"{meta.get('feature_version')}/{meta.get('hash_bits')} bits; this code "
+                f"computes version {FEATURE_VERSION}/{HASH_BITS} bits: retrain it"
+            )
+        try:
+            tags = tuple(str(t) for t in meta["tags"])
+            weights = np.asarray(arrays["weights"], dtype=np.float32)
+            bias = np.asarray(arrays["bias"], dtype=np.float32)
+            idf = np.asarray(arrays["idf"], dtype=np.float32)
+            segment = tuple(float(w) for w in meta.get("segment_weights", (1.0, 0.6, 0.4)))
+            model = cls(
+                weights=weights,
+                bias=bias,
+                idf=idf,
+                tags=tags,
+                temperature=float(meta["temperature"]),
+                segment_weights=(segment[0], segment[1], segment[2]),
+                lead_chars=int(meta.get("lead_chars", 300)),
+                body_chars=int(meta.get("body_chars", 3000)),
+                name=str(meta.get("name", DEFAULT_MODEL)),
+                meta=dict(meta),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise TopicModelError(f"topic model {where}: bad metadata: {exc}") from None
+        buckets = 1 << HASH_BITS
+        if weights.shape != (buckets, len(tags)) or bias.shape != (len(tags),):
+            raise TopicModelError(f"topic model {where}: arrays do not match its labels")
+        if idf.shape != (buckets,):
+            raise TopicModelError(f"topic model {where}: idf does not match the features")
+        return model
+
+    def segments(self, title: str, text: str = "") -> tuple[str, str, str]:
+        """The title, lead and body the model reads of an article."""
+        lead = text[: self.lead_chars]
+        body = text[self.lead_chars : self.lead_chars + self.body_chars]
+        return title, lead, body
+
+    def vectors(self, articles: Sequence[tuple[str, str]]) -> tuple[IntArray, IntArray, FloatArray]:
+        """The model's input for each ``(title, text)``, as sparse rows ``(row, bucket,
+        value)``: training builds its matrix with this very function."""
+        return combine(
+            [self.segments(title, text) for title, text in articles],
+            self.idf,
+            self.segment_weights,
         )
 
-    def _vector(self, text: str) -> tuple[npt.NDArray[np.int64], FloatArray]:
-        raw = raw_features(text)
-        if not raw:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        index = np.fromiter(raw.keys(), np.int64, len(raw))
-        values = np.fromiter(raw.values(), np.float32, len(raw)) * self.idf[index]
-        norm = float(np.sqrt((values * values).sum()))
-        return index, values / norm if norm else values
-
     def decision(self, title: str, text: str = "") -> FloatArray | None:
-        """Raw linear scores per class, or None when there is nothing Korean to read."""
-        lead = text[: self.lead_chars]
-        if hangul_share(f"{title} {lead}") < self.min_hangul:
-            return None
-        t_index, t_values = self._vector(title)
-        l_index, l_values = self._vector(lead) if lead.strip() else self._vector("")
-        index = np.concatenate([t_index, l_index])
-        values = np.concatenate([t_values, self.lead_weight * l_values])
+        """Raw linear scores per class, or None when there is nothing to read."""
+        _, index, values = self.vectors([(title, text)])
         if index.size == 0:
             return None
-        # The title and the lead share buckets: summing rows of a gather does that.
-        norm = float(np.sqrt(_merged_norm2(index, values)))
-        # A multiply-and-sum, not ``@``: a matrix product this small gains nothing from BLAS,
-        # whose worker threads would spin on the daemon's cores after every article.
+        # A multiply-and-sum, not ``@``: a product this small gains nothing from BLAS, whose
+        # worker threads would spin on the daemon's cores after every article.
         rows = self.weights[index] * values[:, None]
-        out: FloatArray = rows.sum(axis=0) / (norm or 1.0) + self.bias
+        out: FloatArray = rows.sum(axis=0) + self.bias
         return out
 
-    def scores(self, title: str, text: str = "") -> dict[str, float]:
-        """Probability per tag (softmax of the calibrated scores); empty when abstaining.
-
-        Reads the title and the lead (the first ``lead_chars`` characters of the text, at
-        ``lead_weight`` of the title's weight). Text that is mostly not Korean gets no scores:
-        the model was trained on Korean headlines and would only guess.
-        """
-        decision = self.decision(title, text)
-        if decision is None:
-            return {}
+    def probabilities(self, decision: FloatArray) -> dict[str, float]:
         z = decision * self.temperature
         z = z - z.max()
         p = np.exp(z)
         p /= p.sum()
         return {tag: float(p[i]) for i, tag in enumerate(self.tags)}
+
+    def assess(self, title: str, text: str = "", feed_url: str | None = None) -> Assessment:
+        """Probability per tag, or an abstention with its reason (a language the model cannot
+        read, or nothing to read at all). ``feed_url`` is for adapted models; unused here."""
+        reading = reading_of(title, text)
+        if reading.language is None:
+            return Assessment({}, self.name, reading.reason)
+        decision = self.decision(title, text)
+        if decision is None:
+            return Assessment({}, self.name, "nothing to read")
+        return Assessment(self.probabilities(decision), self.name)
+
+    def scores(self, title: str, text: str = "") -> dict[str, float]:
+        """Probability per tag (softmax of the calibrated scores); empty when abstaining."""
+        return dict(self.assess(title, text).scores)
 
     def best(self, title: str, text: str = "") -> tuple[str, float] | None:
         """The most probable tag and its probability, or None when abstaining."""
@@ -168,10 +195,33 @@ class TopicModel:
         return tag, scores[tag]
 
 
-def _merged_norm2(index: npt.NDArray[np.int64], values: FloatArray) -> float:
-    if index.size == 0:
-        return 0.0
-    unique, inverse = np.unique(index, return_inverse=True)
-    summed = np.zeros(unique.size, np.float64)
-    np.add.at(summed, inverse, values)
-    return float((summed * summed).sum())
+def combine(
+    articles: Sequence[Sequence[str]],
+    idf: FloatArray,
+    segment_weights: Sequence[float],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Sparse rows ``(row, bucket, value)`` for articles given as segments: each segment's
+    tf-idf vector normalised, weighted by ``segment_weights``, summed per article, and the
+    sum normalised. Rows with no features have no entries."""
+    flat = [segment for article in articles for segment in article]
+    per_article = len(segment_weights)
+    seg, bucket, value = features(flat)
+    if bucket.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+    value = value * idf[bucket]
+    norms = np.zeros(len(flat), np.float64)
+    np.add.at(norms, seg, value.astype(np.float64) ** 2)
+    norms = np.sqrt(norms)
+    weights = np.asarray(segment_weights, np.float64)[np.arange(len(flat)) % per_article]
+    value = (value * (weights / np.where(norms > 0, norms, 1.0))[seg]).astype(np.float32)
+    row = seg // per_article
+    keys = row * (1 << HASH_BITS) + bucket
+    unique, inverse = np.unique(keys, return_inverse=True)
+    merged = np.zeros(unique.size, np.float64)
+    np.add.at(merged, inverse, value)
+    rows = unique >> HASH_BITS
+    totals = np.zeros(len(articles), np.float64)
+    np.add.at(totals, rows, merged**2)
+    totals = np.sqrt(totals)
+    out = (merged / np.where(totals > 0, totals, 1.0)[rows]).astype(np.float32)
+    return rows, unique & ((1 << HASH_BITS) - 1), out

@@ -8,10 +8,13 @@ How the sources combine (README, "Tags"):
 2. an ``add`` rule (a tag's ``keywords``/``morph``/``regex``, or an entry of its ``rules``)
    gives the tag when it fires: one hit in the title, link or feed, or
    :data:`BODY_HITS_REQUIRED` hits in the text; an ``exclude`` term anywhere cancels that rule;
-3. the model gives each tag whose probability reaches the threshold (``tagger.threshold``);
-   below it the article gets no model tag rather than a doubtful one;
+3. the model gives its most probable topic (when the config defines it), and any other
+   whose probability reaches ``tagger.threshold``; it gives none only when it cannot read
+   the text's language (the report says why);
 4. a ``veto`` rule that fires removes the tag given by the model or by add rules (veto beats
-   both); feed tags and categories stay.
+   both); feed tags and categories stay. A rule that fired on headline hanja alone (美,
+   中) gives way when the model puts that tag below :data:`HANJA_OUTVOTE`, and hanja terms
+   count only in Korean text.
 
 Korean matching is why this is our own code: a Hangul keyword must match inside words,
 because particles attach to nouns (북한 matches 북한군이, 서울시는), while a Latin keyword
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from aggregator.config.schema import TagConfig, TagRuleConfig, feed_identity
-from aggregator.models import TagAssignment
+from aggregator.models import Assessment, TagAssignment
+from aggregator.text.language import MIN_HANGUL, hangul_share
 
 __all__ = [
     "CompiledRules",
@@ -42,6 +46,8 @@ __all__ = [
     "Tagging",
     "Term",
     "TopicScorer",
+    "category_key",
+    "category_keys",
     "compile_rules",
     "keyword_pattern",
     "tag_report",
@@ -49,6 +55,12 @@ __all__ = [
 ]
 
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
+_JOINERS = re.compile(r"[\s\-\u2010-\u2013]+")
+_JOINER_PATTERN = r"[\s\-\u2010-\u2013]*"
+_IDEOGRAPH = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff]+$")
+# A rule that fired on nothing but headline hanja (美 in a pun: 구美 … 신美) gives way to a
+# model that puts its tag below this probability: one character is weak evidence.
+HANJA_OUTVOTE = 0.2
 # What may not touch a morph term when no analyser is at hand: Hangul syllables and CJK
 # ideographs (美中 is two words glued; 금값 is one).
 _WORDISH = re.compile(r"[\uac00-\ud7a3\u3400-\u9fff\uf900-\ufaff]")
@@ -66,9 +78,11 @@ Morphemes = Callable[[str], Sequence[str]]
 
 
 class TopicScorer(Protocol):
-    """What tagging needs from the topic model: a probability per tag (or none)."""
+    """What tagging needs from a topic model: a probability per tag, or an abstention with
+    its reason, and the model's name (the shipped model, or one learned from the user's
+    feeds for ``feed_url``)."""
 
-    def scores(self, title: str, text: str = "") -> Mapping[str, float]: ...
+    def assess(self, title: str, text: str = "", feed_url: str | None = None) -> Assessment: ...
 
 
 def _normalize(text: str) -> str:
@@ -76,11 +90,14 @@ def _normalize(text: str) -> str:
 
 
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """A regex for one keyword: substring for Hangul, whole word for anything else."""
+    """A regex for one keyword: substring for Hangul, whole word for anything else. Spaces
+    and hyphens between the parts of a Latin keyword are interchangeable and optional:
+    ``Kim Jong-un`` matches "Kim Jong Un" and "Kim Jong-Un"."""
     keyword = _normalize(keyword.strip())
-    escaped = re.escape(keyword).replace(r"\ ", r"\s+")
     if _HANGUL.search(keyword):
-        return re.compile(escaped)
+        return re.compile(re.escape(keyword).replace(r"\ ", r"\s+"))
+    parts = [re.escape(p) for p in _JOINERS.split(keyword) if p]
+    escaped = _JOINER_PATTERN.join(parts)
     # Whole word, with a simple plural (chip → chips) — letters/digits on either side block.
     return re.compile(rf"(?<![0-9A-Za-z]){escaped}(?:s|es)?(?![0-9A-Za-z])", re.IGNORECASE)
 
@@ -108,7 +125,7 @@ class TagRule:
 @dataclass(frozen=True, slots=True)
 class CompiledRules:
     rules: tuple[TagRule, ...]
-    # Lower-cased, NFC category value → tag names.
+    # category_key(alias) → tag names.
     aliases: Mapping[str, tuple[str, ...]]
     # The tags defined in config: the model gives only these.
     tags: frozenset[str] = frozenset()
@@ -151,19 +168,38 @@ def compile_rules(tags: Mapping[str, TagConfig]) -> CompiledRules:
             )
         rules.extend(_rule(name, spec) for spec in tag.rules)
         for alias in (*tag.aliases, name):
-            key = _normalize(alias).casefold()
+            key = category_key(alias)
             aliases.setdefault(key, [])
             if name not in aliases[key]:
                 aliases[key].append(name)
     return CompiledRules(tuple(rules), {k: tuple(v) for k, v in aliases.items()}, frozenset(tags))
 
 
-def _category_parts(category: str) -> Iterable[str]:
-    # Feeds write hierarchies as "경제 > 증권" or "News/Politics": try the whole and each part.
-    yield category
-    for part in re.split(r"\s*[>/|·,]\s*", category):
-        if part and part != category:
-            yield part
+# Outlets write one section many ways: "경제 일반", "경제일반", "IT·과학", "IT/과학".
+_CATEGORY_NOISE = re.compile(r"[\s·ㆍ・/&,|>_.\-]+")
+_GENERIC_SUFFIXES = ("일반", "종합", "general")
+
+
+def category_key(value: str) -> str:
+    """How a category value or alias is compared: NFKC, case-folded, without spaces and
+    separators (``·``, ``/``, ``&``...), and without a generic suffix (``일반``, ``종합``,
+    ``general``) unless that is all there is."""
+    key = _CATEGORY_NOISE.sub("", unicodedata.normalize("NFKC", value).casefold())
+    for suffix in _GENERIC_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key[: -len(suffix)]
+    return key
+
+
+def category_keys(category: str) -> list[str]:
+    """The keys of a category value: the whole, then each part of a hierarchy ("경제 > 증권",
+    "News/Politics", "사건·사고")."""
+    keys = [category_key(category)]
+    for part in re.split(r"\s*[>/|·,]\s*", category.strip()):
+        key = category_key(part) if part else ""
+        if key and key not in keys:
+            keys.append(key)
+    return [k for k in keys if k]
 
 
 def _word_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -207,18 +243,35 @@ def _hits(term: Term, text: str, morphemes: Morphemes | None) -> int:
 class _Fired:
     score: float
     detail: str
+    # Fired on hanja terms and nothing else (see HANJA_OUTVOTE).
+    hanja_only: bool = False
 
 
-def _apply(rule: TagRule, fields: Mapping[str, str], morphemes: Morphemes | None) -> _Fired | None:
-    """Whether ``rule`` fires on the article's fields, with its score and what matched where."""
+def _is_hanja(term: Term) -> bool:
+    return term.kind == "morph" and bool(_IDEOGRAPH.match(term.text))
+
+
+def _apply(
+    rule: TagRule, fields: Mapping[str, str], morphemes: Morphemes | None, korean: bool
+) -> _Fired | None:
+    """Whether ``rule`` fires on the article's fields, with its score and what matched where.
+    Hanja terms count only in Korean text: 北 in Japanese (北東部, "the north-east") or
+    Chinese is not North Korea."""
     looked = [fields[f] for f in rule.fields]
     if any(p.search(text) for p in rule.exclude for text in looked):
         return None
     strong = weak = 0
+    hanja_hits = other_hits = 0
     where: list[str] = []
     for term in rule.terms:
+        hanja = _is_hanja(term)
+        if hanja and not korean:
+            continue
         for name in rule.fields:
             count = _hits(term, fields[name], morphemes)
+            if count:
+                hanja_hits += count if hanja else 0
+                other_hits += 0 if hanja else count
             if not count:
                 continue
             if name == "text":
@@ -230,17 +283,21 @@ def _apply(rule: TagRule, fields: Mapping[str, str], morphemes: Morphemes | None
     if not strong and weak < BODY_HITS_REQUIRED:
         return None
     score = min(RULE_MAX, TITLE_WEIGHT * strong + BODY_WEIGHT * weak)
-    return _Fired(round(score, 3), ", ".join(where[:6]))
+    only_hanja = hanja_hits > 0 and other_hits == 0
+    return _Fired(round(score, 3), ", ".join(where[:6]), hanja_only=only_hanja)
 
 
 @dataclass(frozen=True, slots=True)
 class TagReport:
-    """What tagging decided and why: the tags given, the tags vetoed (tag → what matched),
-    and the model's probability for every tag (empty when it abstained or is off)."""
+    """What tagging decided and why: the tags given, the tags vetoed or outvoted (tag → why),
+    the model's probability for every tag (empty when it abstained or is off), which model
+    that was, and why it abstained."""
 
     tags: tuple[TagAssignment, ...]
     vetoed: Mapping[str, str]
     model_scores: Mapping[str, float]
+    model: str = ""
+    abstained: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,8 +343,8 @@ def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport
     for tag in feed.tags:
         out[(tag, "feed")] = TagAssignment(tag, "feed", 1.0, "feed")
     for category in item.categories:
-        for part in _category_parts(category.strip()):
-            for tag in rules.aliases.get(_normalize(part).casefold(), ()):
+        for key in category_keys(category):
+            for tag in rules.aliases.get(key, ()):
                 out.setdefault((tag, "category"), TagAssignment(tag, "category", 1.0, category))
     fields = {
         "title": _normalize(title),
@@ -296,6 +353,7 @@ def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport
         "feed": _normalize(" ".join(x for x in (feed.title, feed.url) if x)),
     }
     identity = feed_identity(feed.url) if feed.url else None
+    korean = hangul_share(f"{title} {text[:1500]}") >= MIN_HANGUL
     added: dict[str, _Fired] = {}
     vetoed: dict[str, str] = {}
     for rule in rules.rules:
@@ -303,7 +361,7 @@ def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport
             continue
         if rule.action == "veto" and rule.tag in vetoed:
             continue
-        fired = _apply(rule, fields, morphemes)
+        fired = _apply(rule, fields, morphemes, korean)
         if fired is None:
             continue
         if rule.action == "veto":
@@ -311,19 +369,32 @@ def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport
         elif rule.tag in added:
             before = added[rule.tag]
             added[rule.tag] = _Fired(
-                max(before.score, fired.score), f"{before.detail}; {fired.detail}"
+                max(before.score, fired.score),
+                f"{before.detail}; {fired.detail}",
+                hanja_only=before.hanja_only and fired.hanja_only,
             )
         else:
             added[rule.tag] = fired
-    for tag, fired in added.items():
-        if tag not in vetoed:
-            out[(tag, "rule")] = TagAssignment(tag, "rule", fired.score, fired.detail)
-    scores: Mapping[str, float] = {}
+    assessment = Assessment({}, "")
     if model is not None:
-        scores = model.scores(title, text)
-        for tag, probability in sorted(scores.items(), key=lambda kv: -kv[1]):
-            if probability >= tagging.threshold and tag in rules.tags and tag not in vetoed:
-                out[(tag, "model")] = TagAssignment(
-                    tag, "model", round(probability, 3), "topic model"
-                )
-    return TagReport(tuple(out.values()), vetoed, scores)
+        assessment = model.assess(title, text, feed.url)
+    scores = assessment.scores
+    for tag, fired in added.items():
+        if tag in vetoed:
+            continue
+        if fired.hanja_only and tag in scores and scores[tag] < HANJA_OUTVOTE:
+            vetoed[tag] = f"{fired.detail} outvoted by the topic model ({tag} {scores[tag]:.2f})"
+            continue
+        out[(tag, "rule")] = TagAssignment(tag, "rule", fired.score, fired.detail)
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    for rank, (tag, probability) in enumerate(ranked):
+        if tag not in rules.tags or tag in vetoed:
+            continue
+        # The model's best topic is always given (it abstains only on text it cannot read);
+        # another only when its probability reaches the threshold.
+        if rank and probability < tagging.threshold:
+            break
+        out[(tag, "model")] = TagAssignment(
+            tag, "model", round(probability, 3), assessment.model or "topic model"
+        )
+    return TagReport(tuple(out.values()), vetoed, scores, assessment.model, assessment.abstained)

@@ -80,7 +80,8 @@ class StorySource:
 @dataclass(frozen=True, slots=True)
 class ArticleToTag:
     """What tagging reads of a stored article. ``categories`` are the raw ``<category>``
-    values that gave it a tag before (feeds' other categories are not stored)."""
+    values of its entries (for articles stored before schema 0007: the values that gave it
+    a tag)."""
 
     id: int
     title: str

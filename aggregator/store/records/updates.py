@@ -102,6 +102,9 @@ class EntryWrite:
     article: ArticleWrite
     # True when the feed edited an entry we already had: update the article in place.
     changed: bool = False
+    # The entry's raw <category> values, kept whether or not an alias maps them: a retag
+    # after a new alias, and `tags explain`, read them.
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,7 @@ def test_explain_shows_sources_scores_and_details(tmp_path: Path, httpserver: HT
     assert any("world" in ln and "feed" in ln and "1.000" in ln for ln in lines)
     sports = run("tags", "explain", "--config", str(config), str(ids[TITLES[0][0]])).output
     assert any(
-        "sports" in ln and "model" in ln and "topic model" in ln for ln in sports.splitlines()
+        "sports" in ln and "model" in ln and "news-topics" in ln for ln in sports.splitlines()
     )
     assert "model now: sports" in sports
     assert run("tags", "explain", "--config", str(config), "424242").exit_code == 1

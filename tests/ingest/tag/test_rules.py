@@ -12,11 +12,14 @@ from aggregator.ingest.tag.rules import (
     FeedContext,
     Tagging,
     TagInput,
+    category_key,
+    category_keys,
     compile_rules,
     keyword_pattern,
     tag_report,
     tags_for,
 )
+from aggregator.models import Assessment
 
 CONFIG = parse_config(
     {
@@ -112,7 +115,8 @@ RICH = parse_config(
                     {"keywords": ["골프"], "feeds": ["https://other.example/rss"]},
                 ]
             },
-            "world": {"keywords": ["백악관"], "exclude": ["백악관 앞 카페"]},
+            "world": {"keywords": ["백악관"], "morph": ["美"], "exclude": ["백악관 앞 카페"]},
+            "culture": {"keywords": ["전시회"]},
         }
     }
 )
@@ -126,8 +130,8 @@ class FixedScores:
     def __init__(self, scores: Mapping[str, float]) -> None:
         self._scores = dict(scores)
 
-    def scores(self, title: str, text: str = "") -> Mapping[str, float]:
-        return self._scores
+    def assess(self, title: str, text: str = "", feed_url: str | None = None) -> Assessment:
+        return Assessment(self._scores, "fixed scores")
 
 
 ANALYSER = KiwiMorphemes()
@@ -208,16 +212,58 @@ def test_veto_beats_model_and_rules_but_not_feed_tags() -> None:
     assert ("economy", "rule") not in rich("부고 금 거래소 대표", model=model)
 
 
-def test_model_threshold_and_configured_tags_only() -> None:
-    model = FixedScores({"economy": 0.62, "politics": 0.30, "culture": 0.95})
+def test_model_gives_its_best_topic_and_others_above_the_threshold() -> None:
+    model = FixedScores({"economy": 0.62, "politics": 0.30, "it-science": 0.05})
     got = rich("아무 제목", model=model, threshold=0.5)
     assert ("economy", "model") in got
-    assert ("politics", "model") not in got  # below the threshold
-    assert ("culture", "model") not in got  # not a configured tag
-    assert not any(s == "model" for _, s in rich("아무 제목", model=model, threshold=0.7))
+    assert ("politics", "model") not in got  # below the threshold, and not the best
+    # A best topic the config does not define gives nothing; the others need the threshold.
+    unconfigured = FixedScores({"it-science": 0.6, "economy": 0.35})
+    assert not any(s == "model" for _, s in rich("아무 제목", model=unconfigured, threshold=0.5))
+    assert ("economy", "model") in rich("아무 제목", model=unconfigured, threshold=0.3)
+    # The best configured topic is given whatever the threshold: no article goes untagged.
+    assert ("economy", "model") in rich("아무 제목", model=model, threshold=0.7)
+    both = rich("아무 제목", model=model, threshold=0.3)
+    assert ("economy", "model") in both and ("politics", "model") in both
     report = tag_report(TagInput("x"), FeedContext(), Tagging(RICH_RULES, model=model))
-    assert next(t for t in report.tags if t.source == "model").score == 0.62
-    assert report.model_scores["politics"] == 0.30
+    given = next(t for t in report.tags if t.source == "model")
+    assert given.score == 0.62 and given.detail == "fixed scores"
+    assert report.model_scores["politics"] == 0.30 and report.model == "fixed scores"
+
+
+def test_hanja_rules_apply_only_in_korean_text() -> None:
+    # 北東部 ("the north-east") in a Japanese story on Nigeria is not North Korea.
+    japanese = "ナイジェリア北東部ボルノ州で自爆攻撃、31人死亡"
+    assert ("north-korea", "rule") not in rich(japanese)
+    assert ("north-korea", "rule") in rich("北, 동해상으로 탄도미사일 발사")
+
+
+def test_the_model_outvotes_hanja_alone() -> None:
+    # 美 as a pun ("beauty") in a beauty story: the model, sure it is culture, outvotes it.
+    title = "구美 신美 피부 관리 비법"
+    culture = FixedScores({"culture": 0.9, "world": 0.02})
+    tagging = Tagging(RICH_RULES, model=culture, morphemes=ANALYSER)
+    report = tag_report(TagInput(title), FeedContext(), tagging)
+    assert "world" not in {t.tag for t in report.tags}
+    assert "outvoted" in report.vetoed["world"]
+    # When the model agrees the story is foreign news, the hanja stays.
+    world = FixedScores({"world": 0.6, "culture": 0.3})
+    assert ("world", "rule") in rich("美 대선 후보 토론", model=world)
+
+
+def test_english_keywords_ignore_hyphens_and_spaces() -> None:
+    pattern = keyword_pattern("Kim Jong-un")
+    for text in ("Kim Jong Un visits", "Kim Jong-un visits", "KIM JONG UN", "Kim Jongun"):
+        assert pattern.search(text), text
+    assert not keyword_pattern("Kim Jong-un").search("Kim Jong-il")
+
+
+def test_category_aliases_match_after_normalizing() -> None:
+    for value in ("경제 일반", "경제일반", "경제", "경제·일반", " 경제  일반 "):
+        assert category_key(value) == category_key("경제"), value
+    assert category_key("사건·사고") == category_key("사건 사고") == category_key("사건/사고")
+    assert category_key("일반") == "일반"  # a bare suffix stays itself
+    assert category_keys("경제 > 증권")[1:] == [category_key("경제"), category_key("증권")]
 
 
 def test_rules_and_the_real_model_together() -> None:
