@@ -229,7 +229,7 @@ def test_the_wheel_carries_the_model_and_the_migrations(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("aggregator-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "aggregator/ingest/tag/data/ynat-topics.npz" in names
+    assert "aggregator/ingest/tag/data/news-topics.npz" in names
     assert "aggregator/store/migrations/env.py" in names
     assert any(n.startswith("aggregator/store/migrations/versions/0001") for n in names)
     site = tmp_path / "site"
