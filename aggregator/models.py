@@ -63,6 +63,20 @@ class ParsedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldLimits:
+    """How long a feed entry's fields may be (characters), and how many categories it keeps.
+    A feed of strangers can put 10 MB into a title; cut here, nothing downstream (tagging,
+    stories, the search index, the terminal) ever holds more."""
+
+    title: int = 1_000
+    author: int = 300
+    category: int = 200
+    categories: int = 50
+    summary: int = 100_000
+    content: int = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """A whole feed document. ``kind`` is "rss", "atom", "rdf" or "json"."""
 

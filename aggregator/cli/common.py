@@ -179,12 +179,14 @@ def redact(url: str) -> str:
         return "(unparsable URL)"
 
 
-def open_store(config: Config | str) -> SqlStore:
+def open_store(config: Config | str, *, create: bool = True) -> SqlStore:
+    """The store; ``create=False`` for the commands that only look (list, status, digest...):
+    they must never create a database where a path was mistyped."""
     from aggregator.store.sql import SqlStore
 
     url = config if isinstance(config, str) else config.database_url()
     with errors_exit():
-        return SqlStore.open(url, create=True)
+        return SqlStore.open(url, create=create)
 
 
 @contextmanager
@@ -203,7 +205,7 @@ def open_reading(config: ReadingConfig) -> Iterator[Reading]:
         finally:
             sql.close()
         return
-    store = open_store(config.database_url())
+    store = open_store(config.database_url(), create=False)
     try:
         with errors_exit(), store.reader() as reader:
             yield reader

@@ -225,7 +225,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     Example: aggregator status --json
     """
     config = load(ctx)
-    store = open_store(config)
+    store = open_store(config, create=False)
     now = datetime.now(UTC)
     try:
         report = StatusReport(

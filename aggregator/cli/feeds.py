@@ -30,6 +30,7 @@ from aggregator.cli.common import (
     redact,
 )
 from aggregator.errors import AggregatorError
+from aggregator.text.durations import format_seconds
 from aggregator.text.terminal import clean, clean_line
 
 if TYPE_CHECKING:
@@ -214,9 +215,22 @@ def feeds_document(rows: Sequence[FeedHealth], enabled: Mapping[str, bool]) -> l
             "entries": h.entries,
             "last_new": h.last_new,
             "last_duration_ms": h.last_duration_ms,
+            "next_check": iso(h.next_check_at),
+            "interval_seconds": h.interval_seconds,
         }
         for h in rows
     ]
+
+
+def _next_check(health: FeedHealth, zone: ZoneInfo) -> str:
+    """``11-26 09:30, every 2h00m``: when the daemon polls the feed next, and the
+    interval it learned."""
+    if health.next_check_at is None:
+        return "check: due now"
+    when = local_time(health.next_check_at, zone)[5:]
+    if not health.interval_seconds:
+        return when
+    return f"{when}, every {format_seconds(health.interval_seconds)}"
 
 
 def feeds_table(rows: Sequence[FeedHealth], zone: ZoneInfo) -> Table:
@@ -234,6 +248,7 @@ def feeds_table(rows: Sequence[FeedHealth], zone: ZoneInfo) -> Table:
         status = h.last_status or "never"
         feed = Text(clean_line(h.title or "", 60), style="bold")
         feed.append("\n" + clean_line(h.url), style="dim")
+        feed.append("\nnext check " + _next_check(h, zone).removeprefix("check: "), style="dim")
         if h.last_error:
             feed.append("\n" + clean_line(h.last_error, 160), style="red")
         table.add_row(
@@ -296,29 +311,49 @@ def list_document(articles: Sequence[ArticleView]) -> list[dict[str, Any]]:
     ]
 
 
-def list_table(articles: Sequence[ArticleView], zone: ZoneInfo) -> Table:
-    """``list``: one row per article, its text's length rather than the text."""
+# Below this width `list` keeps to one line per article: the text length and source
+# columns go, the time loses its year, and long titles and tag lists end in an ellipsis.
+LIST_WIDE = 120
+
+
+def list_table(articles: Sequence[ArticleView], zone: ZoneInfo, width: int = LIST_WIDE) -> Table:
+    """``list``: one line per article, its text's length rather than the text. At 80 columns
+    the title keeps about half the line; tags are cut whole, never broken inside a word."""
     from rich.table import Table
     from rich.text import Text
 
+    wide = width >= LIST_WIDE
     table = Table(pad_edge=False, box=None, show_edge=False)
     table.add_column("id", justify="right", no_wrap=True)
     table.add_column("published", no_wrap=True)
-    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=14)
-    table.add_column("title", overflow="fold", ratio=1)
-    table.add_column("tags", overflow="fold", max_width=16)
-    table.add_column("text", justify="right", no_wrap=True)
-    table.add_column("source", no_wrap=True)
+    table.add_column("feed", overflow="ellipsis", no_wrap=True, max_width=14 if wide else 10)
+    if wide:
+        table.add_column("title", overflow="ellipsis", no_wrap=True, ratio=1)
+    else:
+        # What is left of the line after id, time, feed and tags (and the gaps between).
+        ids = max((len(str(a.id)) for a in articles), default=2)
+        table.add_column(
+            "title",
+            overflow="ellipsis",
+            no_wrap=True,
+            width=max(16, width - ids - 11 - 10 - 14 - 8),
+        )
+    table.add_column("tags", overflow="ellipsis", no_wrap=True, max_width=24 if wide else 14)
+    if wide:
+        table.add_column("text", justify="right", no_wrap=True)
+        table.add_column("source", no_wrap=True)
     for a in articles:
-        table.add_row(
+        when = local_time(a.published_at or a.first_seen_at, zone)
+        cells = [
             Text(str(a.id)),
-            Text(local_time(a.published_at or a.first_seen_at, zone)),
+            Text(when if wide else when[5:]),
             Text(clean_line(a.feed_title or a.feed_url, 40)),
             Text(clean_line(a.title, 200)),
-            Text(", ".join(clean_line(t) for t in a.tags)),
-            Text(f"{len(a.text):,}"),
-            Text(a.text_source),
-        )
+            Text(",".join(clean_line(t) for t in a.tags)),
+        ]
+        if wide:
+            cells += [Text(f"{len(a.text):,}"), Text(a.text_source)]
+        table.add_row(*cells)
     return table
 
 
@@ -339,7 +374,7 @@ def list_cmd(
     from rich.text import Text
 
     config = load(ctx)
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         articles = store.list_articles(feed_url=feed_url, tag=tag, limit=limit)
     finally:
@@ -351,7 +386,7 @@ def list_cmd(
     if not articles:
         console.print(Text(NO_ARTICLES))
         return
-    console.print(list_table(articles, ZoneInfo(config.display.timezone)))
+    console.print(list_table(articles, ZoneInfo(config.display.timezone), console.width))
 
 
 # -- extract -----------------------------------------------------------------------------------

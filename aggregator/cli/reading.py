@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -37,9 +38,14 @@ __all__ = ["COMMANDS", "mark_message", "star_message"]
 DIGEST_ROW_LIMIT = 5000
 
 
-def mark_message(changed: int, asked: int, *, read: bool) -> str:
-    """The reply of ``read``/``unread``: ``changed`` of the ``asked`` articles exist."""
-    return f"marked {changed} of {asked} articles {'read' if read else 'unread'}"
+def mark_message(changed: int, asked: int, *, read: bool, missing: Sequence[int] = ()) -> str:
+    """The reply of ``read``/``unread``: ``changed`` of the ``asked`` articles exist; the
+    ``missing`` ones are named."""
+    message = f"marked {changed} of {asked} articles {'read' if read else 'unread'}"
+    if missing:
+        shown = ", ".join(f"#{i}" for i in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        message += f"; no article {shown}"
+    return message
 
 
 def star_message(changed: int, asked: int, *, undo: bool) -> str:
@@ -85,7 +91,7 @@ def digest_cmd(
 
     Example: aggregator digest --since last --tag politics --format markdown
     """
-    from aggregator.read.digest import LAST_DIGEST_STATE_KEY, build_digest
+    from aggregator.read.digest import LAST_DIGEST_STATE_KEY, build_digest, section_order
     from aggregator.read.render import make_console, render_json, render_markdown, render_text
 
     config = load_reading(ctx)
@@ -112,7 +118,7 @@ def digest_cmd(
         counts = (
             store.digest_counts(
                 since,
-                tag_order=list(config.tags),
+                tag_order=section_order(list(config.tags), tags),
                 tags=tags,
                 feeds=feed_urls,
                 by_first_seen=is_last(since_value),
@@ -124,7 +130,7 @@ def digest_cmd(
             build_digest,
             now=now,
             tz=ZoneInfo(config.timezone),
-            tag_order=list(config.tags),
+            tag_order=section_order(list(config.tags), tags),
             tag_labels=tag_labels(config),
             since=since,
             limit_per_tag=limit,
@@ -177,7 +183,10 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
 
         # Feed links are untrusted: only http(s) goes to the browser, never a shell.
         if view.url and is_http_url(view.url):
-            webbrowser.open(view.url)
+            if not webbrowser.open(view.url):
+                from aggregator.text.terminal import clean_line
+
+                fail(f"no web browser to open article #{ident}: {clean_line(view.url)}", 1)
         else:
             fail(f"article #{ident} has no http(s) link to open", 1)
         return
@@ -197,7 +206,8 @@ def _mark(ctx: click.Context, ids: tuple[str, ...], read: bool) -> None:
     numbers = list(dict.fromkeys(parse_article_id(i) for i in ids))
     with open_reading(config) as store, errors_exit():
         changed = store.mark_read(numbers, read)
-    click.echo(mark_message(changed, len(numbers), read=read))
+        missing = [i for i in numbers if store.article(i) is None] if changed < len(numbers) else []
+    click.echo(mark_message(changed, len(numbers), read=read, missing=missing))
     if changed < len(numbers):
         sys.exit(1)
 
@@ -237,7 +247,7 @@ def star_cmd(ctx: click.Context, ids: tuple[int, ...], undo: bool) -> None:
     Example: aggregator star 1024 1031
     """
     config = load(ctx)
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         with errors_exit():
             changed = store.set_starred(list(ids), not undo)

@@ -126,7 +126,7 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
 
     config = load(ctx)
     ident = parse_article_id(article_id)
-    store = open_store(config)
+    store = open_store(config, create=False)
     try:
         with errors_exit():
             stored = store.article_tags(ident)

@@ -89,6 +89,25 @@ def plan_entries(
     return planned
 
 
+def take_newest(planned: Sequence[PlannedEntry], limit: int) -> tuple[list[PlannedEntry], int]:
+    """The entries to store in this poll: every edited one, and at most ``limit`` new ones,
+    the newest first (by publication, else update time; undated ones after the dated, in
+    document order). Returns them in document order with how many new ones wait for the
+    next poll: a feed of 50,000 entries is stored in bounded steps, each committed."""
+    new = [i for i, p in enumerate(planned) if not p.changed]
+    if len(new) <= limit:
+        return list(planned), 0
+
+    def newest_first(index: int) -> tuple[int, float, int]:
+        entry = planned[index].entry
+        when = entry.published or entry.updated
+        return (0, -when.timestamp(), index) if when else (1, 0.0, index)
+
+    chosen = set(sorted(new, key=newest_first)[:limit])
+    kept = [p for i, p in enumerate(planned) if p.changed or i in chosen]
+    return kept, len(new) - limit
+
+
 def document_keys(parsed: ParsedFeed) -> list[str]:
     """Every key an entry of ``parsed`` may be stored under (its own, and key|link for feeds
     that give several entries one guid)."""

@@ -517,6 +517,8 @@ _HTTPCORE_ERRORS: tuple[type[Exception], ...] = (
     httpcore.ConnectionNotAvailable,
 )
 _HTTPX_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError)
+# httpx parses hosts with the idna package, whose IDNAError is a UnicodeError (a ValueError).
+_URL_ERRORS: tuple[type[Exception], ...] = (*_HTTPX_ERRORS, ValueError)
 
 
 @dataclass(slots=True)
@@ -641,7 +643,7 @@ class HttpFetcher:
             all_permanent = all_permanent and hop.status in _PERMANENT_REDIRECTS
             try:
                 target = current.join(hop.location)
-            except _HTTPX_ERRORS as exc:
+            except _URL_ERRORS as exc:
                 raise FetchError(
                     url, f"bad redirect Location {hop.location!r} from {current}"
                 ) from exc
@@ -717,7 +719,10 @@ class HttpFetcher:
                 response.close()
         except _BlockedAddress as exc:
             raise BlockedAddressError(
-                url, f"refusing to fetch {current}: {exc.ip} is {_a(exc.kind)} {exc.kind} address"
+                url,
+                f"refusing to fetch {current}: {exc.ip} is {_a(exc.kind)} {exc.kind} address "
+                "(fetch.allow_private_networks: true, or the host in fetch.allowed_hosts, "
+                "allows it)",
             ) from None  # our own signal, already fully described; nothing to chain
         except _HTTPCORE_ERRORS + _HTTPX_ERRORS as exc:
             raise FetchError(url, self._describe(exc, current, deadline)) from exc
@@ -811,8 +816,9 @@ class HttpFetcher:
 def _parse_url(url: str, target: str) -> httpx.URL:
     try:
         parsed = httpx.URL(target)
-    except _HTTPX_ERRORS as exc:
-        raise FetchError(url, f"invalid URL {target!r}") from exc
+        parsed.host  # noqa: B018 - decodes the host: an invalid IDNA label raises here
+    except _URL_ERRORS as exc:
+        raise FetchError(url, f"invalid URL {target!r}: {exc}") from exc
     if parsed.scheme not in _DEFAULT_PORTS or not parsed.host:
         what = "redirect to" if target != url else "URL"
         raise FetchError(url, f"refusing {what} {target!r}: only http(s) URLs with a host")

@@ -38,6 +38,7 @@ from aggregator.ingest.decide import (
     document_keys,
     plan_entries,
     redirect_state,
+    take_newest,
 )
 from aggregator.ingest.extract.article import text_from_feed_content
 from aggregator.ingest.fetch import Fetcher
@@ -272,6 +273,21 @@ def _fetch_and_extract(
     except (FetchError, ExtractError) as exc:
         log.info("article extraction failed feed=%s entry=%s error=%s", feed.url, entry.link, exc)
         return _article_from_feed(planned, status="failed", error=str(exc), language=feed.language)
+    except Interrupted:
+        raise
+    except Exception as exc:
+        # One article's failure, whatever it is, is that article's alone: the rest of the
+        # feed is stored (a bug here must not cost a feed every poll).
+        log.warning(
+            "article page failed feed=%s entry=%s error=%s: %s",
+            feed.url,
+            entry.link,
+            type(exc).__name__,
+            exc,
+            exc_info=True,
+        )
+        error = f"internal error: {type(exc).__name__}: {exc}"
+        return _article_from_feed(planned, status="failed", error=error, language=feed.language)
     return _article_from_page(planned, extracted, feed.language)
 
 
@@ -400,7 +416,9 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             return _logged(
                 FeedUpdateResult(feed.url, "not_modified", ms=elapsed(), http_status=304)
             )
-        parsed = parse_feed(fetched.content, fetched.final_url, fetched.headers)
+        parsed = parse_feed(
+            fetched.content, fetched.final_url, fetched.headers, services.config.limits.fields()
+        )
     except AggregatorError as exc:
         retry_after: str | None = None
         if isinstance(exc, FetchError):
@@ -421,12 +439,24 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             )
         )
 
+    for warning in parsed.warnings:
+        # Ill-formed XML, an unknown format, fields cut to the limits: the operator should see
+        # what a feed sends.
+        log.warning("feed %s: %s", feed.url, warning)
     known = store.known_entries(state.id, document_keys(parsed))
     planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
     # Entries pruned by retention stay pruned while the feed still carries them.
     pruned = store.tombstoned(state.id, [p.key for p in planned if not p.changed])
     if pruned:
         planned = [p for p in planned if p.key not in pruned]
+    planned, deferred = take_newest(planned, services.config.limits.entries_per_poll)
+    if deferred:
+        log.warning(
+            "feed %s: %d new entries; storing the newest %d now, the rest on the next polls",
+            feed.url,
+            deferred + services.config.limits.entries_per_poll,
+            services.config.limits.entries_per_poll,
+        )
     new_keys = [p.url_key for p in planned if not p.changed]
     existing_articles = store.known_articles(new_keys)
     feed_title = feed.title or parsed.title or None
@@ -486,6 +516,10 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     )
     fresh = [e.published or now for e in new_entries]
     schedule = _schedule_after_success(state, services, now, fresh, all_new, hints, fetched)
+    if deferred:
+        # The rest soon, and without validators: a 304 would hide the entries still to store.
+        soon = now + services.config.schedule.min_interval
+        schedule = replace(schedule, next_check_at=min(schedule.next_check_at, soon))
     counts = store.store_update(
         state.id,
         FeedWrite(
@@ -493,8 +527,8 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             entries=tuple(writes),
             title=feed.title or parsed.title or None,
             site_url=parsed.link,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
+            etag=None if deferred else fetched.etag,
+            last_modified=None if deferred else fetched.last_modified,
             http_status=http_status,
             duration_ms=elapsed(),
             feed_tags=feed_tags,

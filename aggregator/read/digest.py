@@ -35,6 +35,7 @@ __all__ = [
     "build_digest",
     "date_heading",
     "parse_since",
+    "section_order",
 ]
 
 DIGEST_JSON_SCHEMA_VERSION = 2
@@ -256,6 +257,18 @@ def build_digest(
         date_heading=date_heading(now.astimezone(tz).date()),
         sections=tuple(sections),
     )
+
+
+def section_order(tag_order: Sequence[str], wanted: Sequence[str] = ()) -> list[str]:
+    """The sections of a digest: every configured tag in config order, or, when the digest
+    is filtered to ``wanted`` tags, just those (config order first): an article tagged
+    politics and entertainment belongs under entertainment in ``--tag entertainment``."""
+    if not wanted:
+        return list(tag_order)
+    chosen = set(wanted)
+    return [t for t in tag_order if t in chosen] + [
+        t for t in dict.fromkeys(wanted) if t not in tag_order
+    ]
 
 
 def _section(tags: Iterable[str], rank: Mapping[str, int]) -> tuple[tuple[str, ...], str | None]:

@@ -299,6 +299,10 @@ class Daemon:
         after = {f.url for f in config.feeds if f.enabled}
         try:
             activated, deactivated = self._sync_feeds(config, services.store, self.clock())
+            if config.schedule.max_interval < self.config.schedule.max_interval:
+                # Checks scheduled under the old bound would otherwise wait it out.
+                moved = services.store.clamp_schedule(self.clock(), config.schedule.max_interval)
+                log.info("config reload: %d feeds rescheduled within the new max_interval", moved)
         except StoreError as exc:
             log.error("config reload failed: %s; keeping the running configuration", exc)
             return

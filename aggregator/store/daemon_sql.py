@@ -62,6 +62,25 @@ class DaemonQueries(SearchQueries):
                 )
         return len(on), len(off)
 
+    def clamp_schedule(self, now: datetime, max_interval: timedelta) -> int:
+        """After a config reload lowered ``schedule.max_interval``: no feed waits longer than
+        it from ``now`` (checks scheduled 6 h away come within the new bound), and no learned
+        interval exceeds it. Returns how many feeds moved."""
+        latest = now + max_interval
+        seconds = int(max_interval.total_seconds())
+        with self._write() as session:
+            moved = session.execute(
+                update(FeedRow)
+                .where(FeedRow.active, FeedRow.next_check_at > latest)
+                .values(next_check_at=latest)
+            )
+            session.execute(
+                update(FeedRow)
+                .where(FeedRow.interval_seconds > seconds)
+                .values(interval_seconds=seconds)
+            )
+            return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+
     def spread_overdue(
         self, now: datetime, pick: Callable[[datetime | None, timedelta], datetime]
     ) -> int:

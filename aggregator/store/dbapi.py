@@ -273,9 +273,12 @@ def open_sqlite(url: str) -> Sql | None:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
         )
         versions = sql.rows("SELECT version_num FROM alembic_version") if has_version else []
-    except (sqlite3.Error, StoreError):
+    except StoreError:
         sql.close()
         raise
+    except sqlite3.Error as exc:
+        sql.close()
+        raise StoreError(f"cannot read the database {path}: {short_error(exc)}") from exc
     if [v for (v,) in versions] == [SCHEMA_HEAD]:
         return sql
     sql.close()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from aggregator.errors import SchemaOutdatedError, StoreError
 from aggregator.store.dbapi import (
@@ -71,7 +71,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    if parsed.get_backend_name() != "postgresql":
+        raise StoreError(
+            f"unsupported database {parsed.get_backend_name()!r} in "
+            f"{parsed.render_as_string(hide_password=True)}: aggregator stores in SQLite "
+            "(sqlite:///path/to/file.db) or PostgreSQL (postgresql+psycopg://user@host/db)"
+        )
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except (ImportError, ArgumentError) as exc:
+        raise StoreError(f"cannot use the database URL: {exc}") from exc
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:

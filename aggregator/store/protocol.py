@@ -146,6 +146,8 @@ class Store(Protocol):
 
     def forget_tombstones(self, before: datetime) -> int: ...
 
+    def clamp_schedule(self, now: datetime, max_interval: timedelta) -> int: ...
+
     def load_tag_model(self, name: str) -> tuple[str, bytes] | None:
         """``(meta JSON, arrays)`` of a model ``aggregator tags learn`` stored, or None."""
 

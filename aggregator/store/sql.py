@@ -17,9 +17,11 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from aggregator.errors import StoreError
 from aggregator.models import TagAssignment
 from aggregator.store.base import ReadingQueries, chunks, clean, digest, join_categories
 from aggregator.store.daemon_sql import DaemonQueries
+from aggregator.store.dbapi import parse_sqlite_url
 from aggregator.store.engine import ensure_schema, make_engine
 from aggregator.store.export_sql import ExportQueries
 from aggregator.store.records.reading import ArticleView, FeedHealth
@@ -47,7 +49,15 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
     @classmethod
     def open(cls, url: str, *, create: bool = True) -> SqlStore:
         """Open ``url``. A brand-new empty database gets the schema when ``create``;
-        an outdated schema is refused (SchemaOutdatedError) with what to run."""
+        an outdated schema is refused (SchemaOutdatedError) with what to run. Without
+        ``create`` a SQLite file that does not exist is an error, and nothing is created."""
+        if not create:
+            sqlite = parse_sqlite_url(url)
+            if sqlite is not None and sqlite.path is not None and not sqlite.path.exists():
+                raise StoreError(
+                    f"no database at {sqlite.path}: `aggregator poll` or `aggregator run` "
+                    "creates it; or point `database` (or AGGREGATOR_DATABASE_URL) at yours"
+                )
         engine = make_engine(url)
         try:
             ensure_schema(engine, create=create)
@@ -419,6 +429,8 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                     entries=int(n),
                     last_new=row.last_new,
                     last_duration_ms=row.last_duration_ms,
+                    next_check_at=row.next_check_at,
+                    interval_seconds=row.interval_seconds,
                 )
                 for row, n in session.execute(stmt)
             ]

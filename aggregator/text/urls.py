@@ -14,6 +14,7 @@ or need knowledge of the site; a canonical link must never point elsewhere than 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 from collections.abc import Iterable
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
@@ -80,14 +81,53 @@ _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def is_http_url(url: str | None) -> bool:
-    """True for an absolute http(s) URL with a host."""
+    """True for an absolute http(s) URL with a valid host and no spaces or control
+    characters: what the fetcher can request. Checked where URLs enter (config, OPML, feed
+    links), so that one bad link never reaches the fetcher."""
     if not url:
         return False
+    text = url.strip()
+    if _UNSAFE_URL_CHARACTER.search(text):
+        return False
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return False
-    return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        return False
+    return valid_host(parts.hostname)
+
+
+# Whitespace and C0/C1 controls may not stand raw in a URL (RFC 3986); browsers strip some,
+# servers reject the rest, and httpx raises on them.
+_UNSAFE_URL_CHARACTER = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
+def valid_host(host: str) -> bool:
+    """Whether ``host`` is a name or address the HTTP client accepts: an IP literal, or
+    labels that encode as IDNA 2008 (UTS 46), A-labels (``xn--``) that decode. Our own check
+    with the ``idna`` package httpx itself uses, so a host we accept is one it accepts."""
+    import idna
+
+    host = host.rstrip(".")
+    if not host or len(host) > 253:
+        return False
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    try:
+        if host.isascii():
+            for label in host.split("."):
+                if not label or len(label) > 63:
+                    return False
+                if label.lower().startswith("xn--"):
+                    idna.decode(label)
+        else:
+            idna.encode(host, uts46=True)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return False
+    return True
 
 
 def absolute_url(base: str | None, ref: str | None) -> str | None:

@@ -124,7 +124,9 @@ def test_poll_list_feeds_json(tmp_path: Path, httpserver: HTTPServer) -> None:
     assert first["text_source"] == "trafilatura"
 
     table = run("list", "--config", str(config), "--tag", "economy", "--limit", "1")
-    assert table.exit_code == 0 and "trafilatura" in table.output
+    # At 80 columns (the runner's width) one line per article, without the source column.
+    assert table.exit_code == 0 and "경제정책 방향 확정" in table.output
+    assert "trafilatura" not in table.output and len(table.output.splitlines()) == 2
 
     health = json.loads(run("feeds", "--config", str(config), "--json").output)
     by_url = {h["url"]: h for h in health}

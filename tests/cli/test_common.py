@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import click
 import pytest
+from click.testing import CliRunner
 
+from aggregator.cli import cli
 from aggregator.cli.common import (
     check_tags,
     is_last,
@@ -130,3 +132,38 @@ def test_every_command_is_found_in_its_module() -> None:
     context = click.Context(cli)
     assert all(cli.get_command(context, name) is not None for name in COMMAND_MODULES)
     assert cli.get_command(context, "no-such-command") is None
+
+
+def _reading_config(tmp_path: Path, database: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"database: {database!r}\nfeeds: []\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "command", [["digest"], ["list"], ["status"], ["search", "경제"], ["show", "1"]]
+)
+def test_reading_commands_never_create_a_database(tmp_path: Path, command: list[str]) -> None:
+    missing = tmp_path / "typo" / "nowhere.db"
+    config = _reading_config(tmp_path, f"sqlite:///{missing}")
+    out = CliRunner().invoke(cli, [*command, "--config", str(config)])
+    assert out.exit_code == 2, out.output
+    assert f"no database at {missing}" in out.output
+    assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize("command", [["digest"], ["list"], ["status"]])
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path, command: list[str]) -> None:
+    not_db = tmp_path / "notdb.db"
+    not_db.write_bytes(b"this is not sqlite" * 100)
+    config = _reading_config(tmp_path, f"sqlite:///{not_db}")
+    out = CliRunner().invoke(cli, [*command, "--config", str(config)])
+    assert out.exit_code == 2, out.output
+    assert "not a database" in out.output and "Traceback" not in out.output
+
+
+def test_an_unsupported_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    config = _reading_config(tmp_path, "mysql://x")
+    out = CliRunner().invoke(cli, ["list", "--config", str(config)])
+    assert out.exit_code == 2, out.output
+    assert "unsupported database 'mysql'" in out.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -94,7 +95,19 @@ def test_poll_summary_totals_what_the_feeds_did() -> None:
 
 
 HEALTHY = FeedHealth(
-    "https://news.test/rss.xml", "테스트일보", WHEN, WHEN, "ok", 200, None, 0, 12, 3, 120
+    "https://news.test/rss.xml",
+    "테스트일보",
+    WHEN,
+    WHEN,
+    "ok",
+    200,
+    None,
+    0,
+    12,
+    3,
+    120,
+    next_check_at=datetime(2026, 11, 26, 0, 30, tzinfo=UTC),
+    interval_seconds=7200,
 )
 NEVER = FeedHealth(
     "https://bad.test/rss", None, None, None, None, None, "HTTP 503\x1b[31m", 4, 0, 0, None
@@ -106,8 +119,10 @@ def test_feeds_table_shows_local_times_and_inert_errors() -> None:
         "status  last check        entries  errors  feed",
         "ok      2026-11-26 07:30       12       0  테스트일보",
         "                                           https://news.test/rss.xml",
+        "                                           next check 11-26 09:30, every 2h00m",
         "never   -                       0       4",
         "                                           https://bad.test/rss",
+        "                                           next check due now",
         "                                           HTTP 503",
     ]
 
@@ -127,8 +142,10 @@ def test_feeds_document_keeps_every_field_and_the_configured_enabled_flag() -> N
         "entries": 12,
         "last_new": 3,
         "last_duration_ms": 120,
+        "next_check": "2026-11-26T00:30:00+00:00",
+        "interval_seconds": 7200,
     }
-    assert document[1]["enabled"] is False
+    assert document[1]["enabled"] is False and document[1]["next_check"] is None
     assert document[1]["last_checked"] is None and document[1]["status"] is None
     # JSON escapes control characters itself: the raw error is kept for scripts.
     assert document[1]["last_error"] == "HTTP 503\x1b[31m"
@@ -166,13 +183,25 @@ UNDATED = ArticleView(
 )
 
 
-def test_list_table_falls_back_to_first_seen_and_the_feed_url() -> None:
-    assert lines(plain(list_table([ARTICLE, UNDATED], SEOUL), width=80)) == [
-        "  id  published         feed            title      tags        text  source",
-        "   7  2026-11-26 07:30  테스트일보      서울시,    society,   1,234  trafilatura",
-        "                                        새 교통    economy",
-        "                                        정책 발표",
-        "1024  2026-11-26 07:30  https://other…  제목                      0  feed",
+def test_list_table_keeps_one_line_per_article_at_80_columns() -> None:
+    """At 80 columns the title column was about 8 characters, a row 10-14 lines, and tags
+    broke inside words (it-scienc / e)."""
+    long = replace(ARTICLE, title="정부, 내년 경제정책 방향 확정…수출 회복과 내수 활성화 과제 담겨")
+    assert lines(plain(list_table([long, UNDATED], SEOUL, 80), width=80)) == [
+        "  id  published    feed        title                              tags",
+        "   7  11-26 07:30  테스트일보  정부, 내년 경제정책 방향 확정…수…  society,econo…",
+        "1024  11-26 07:30  https://o…  제목",
+    ]
+
+
+def test_list_table_at_120_columns_shows_text_size_and_source() -> None:
+    assert lines(plain(list_table([ARTICLE, UNDATED], SEOUL, 120), width=120)) == [
+        "  id  published         feed            title                      tags              text"
+        "  source",
+        "   7  2026-11-26 07:30  테스트일보      서울시, 새 교통 정책 발표  society,economy  1,234"
+        "  trafilatura",
+        "1024  2026-11-26 07:30  https://other…  제목                                            0"
+        "  feed",
     ]
 
 

@@ -54,6 +54,10 @@ HOSTILE = SearchHit(
 def test_mark_and_star_messages() -> None:
     assert mark_message(2, 3, read=True) == "marked 2 of 3 articles read"
     assert mark_message(1, 1, read=False) == "marked 1 of 1 articles unread"
+    # `read 99999` said "marked 0 of 1" with no reason.
+    assert mark_message(0, 1, read=True, missing=[99999]) == (
+        "marked 0 of 1 articles read; no article #99999"
+    )
     assert star_message(2, 2, undo=False) == "starred 2 of 2 articles"
     assert star_message(0, 1, undo=True) == "unstarred 0 of 1 articles"
 

@@ -34,6 +34,10 @@ LOCAL = FetchSettings(
     allow_private_networks=True, connect_timeout=2.0, read_timeout=2.0, total_timeout=5.0
 )
 
+# Every refusal says which setting allows the address (`extract` on a loopback page named the
+# address but not the setting).
+ALLOW_HINT = " (fetch.allow_private_networks: true, or the host in fetch.allowed_hosts, allows it)"
+
 
 # --------------------------------------------------------------------------- test servers
 
@@ -683,7 +687,9 @@ def test_loopback_link_is_refused_without_connecting(
             fetcher.fetch(url)
         with pytest.raises(BlockedAddressError):
             fetcher.fetch(httpserver.url_for("/feed"))
-    assert str(info.value) == f"refusing to fetch {url}: 127.0.0.1 is a loopback address"
+    assert (
+        str(info.value) == f"refusing to fetch {url}: 127.0.0.1 is a loopback address" + ALLOW_HINT
+    )
     assert info.value.url == url
     assert not raw_listener.saw_connection()
     assert httpserver.log == []
@@ -723,7 +729,9 @@ def test_public_name_resolving_to_loopback_is_refused(raw_listener: RawListener)
     url = f"http://news.example.com:{raw_listener.port}/a"
     with HttpFetcher(resolver=resolver) as fetcher, pytest.raises(BlockedAddressError) as info:
         fetcher.fetch(url)
-    assert str(info.value) == f"refusing to fetch {url}: 127.0.0.1 is a loopback address"
+    assert (
+        str(info.value) == f"refusing to fetch {url}: 127.0.0.1 is a loopback address" + ALLOW_HINT
+    )
     assert seen == [("news.example.com", raw_listener.port)]
     assert not raw_listener.saw_connection()
 
@@ -778,7 +786,7 @@ def test_redirect_to_a_private_address_is_refused(
     url = f"http://feed.test:{httpserver.port}/feed"
     with pytest.raises(BlockedAddressError) as info:
         guarded_via_allowed_host.fetch(url)
-    assert str(info.value) == f"refusing to fetch {location}: {address} address"
+    assert str(info.value) == f"refusing to fetch {location}: {address} address" + ALLOW_HINT
     assert info.value.url == url
     assert len(httpserver.log) == 1
     assert not raw_listener.saw_connection()

@@ -31,6 +31,7 @@ from aggregator.read.digest import (
     build_digest,
     date_heading,
     parse_since,
+    section_order,
 )
 from aggregator.read.render import (
     make_console,
@@ -326,6 +327,26 @@ def test_article_detail_mark_read_and_state(store: SqlStore) -> None:
 
 
 # -- building ---------------------------------------------------------------------------------
+
+
+def test_a_tag_filter_shows_only_that_tag_s_section(store: SqlStore) -> None:
+    """`digest --tag economy` filed 여야, 추경 (politics and economy) under politics: a filter
+    showed other tags' sections."""
+    _populate(store)
+    since = NOW - timedelta(hours=24)
+    rows = store.digest_rows(since, tags=("economy",))
+    digest = build_digest(
+        rows,
+        now=NOW,
+        tz=SEOUL,
+        tag_order=section_order(TAG_ORDER, ("economy",)),
+        tag_labels=TAG_LABELS,
+        since=since,
+    )
+    assert [s.tag for s in digest.sections] == ["economy"]
+    assert any(st.title.startswith("여야, 추경") for st in digest.sections[0].stories)
+    assert section_order(TAG_ORDER, ("world", "politics")) == ["politics", "world"]
+    assert section_order(TAG_ORDER) == list(TAG_ORDER)
 
 
 def test_build_groups_by_first_configured_tag(store: SqlStore) -> None:

@@ -226,3 +226,22 @@ def test_schema_head_constant_matches_the_migrations() -> None:
     from aggregator.store.engine import SCHEMA_HEAD, head_revision
 
     assert head_revision() == SCHEMA_HEAD
+
+
+def test_clamp_schedule_brings_far_checks_within_a_lowered_max_interval(store: SqlStore) -> None:
+    """A SIGHUP after lowering schedule.max_interval rescheduled nothing: checks stayed
+    5-6 h away. clamp_schedule (called by the daemon's reload) brings them in."""
+    from aggregator.store.records.updates import ScheduleUpdate
+
+    far = feed_id(store, "https://far.test/rss")
+    near = feed_id(store, "https://near.test/rss")
+    six_hours = ScheduleUpdate(next_check_at=NOW + timedelta(hours=6), interval_seconds=21600)
+    soon = ScheduleUpdate(next_check_at=NOW + timedelta(minutes=10), interval_seconds=600)
+    store.record_failure(far, NOW, "x", 500, 1, schedule=six_hours)
+    store.record_failure(near, NOW, "x", 500, 1, schedule=soon)
+    assert store.clamp_schedule(NOW, timedelta(hours=1)) == 1
+    health = {h.url: h for h in store.feed_health()}
+    assert health["https://far.test/rss"].next_check_at == NOW + timedelta(hours=1)
+    assert health["https://far.test/rss"].interval_seconds == 3600
+    assert health["https://near.test/rss"].next_check_at == NOW + timedelta(minutes=10)
+    assert health["https://near.test/rss"].interval_seconds == 600

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.text.urls import absolute_url, canonicalize_url, is_http_url
+from aggregator.text.urls import absolute_url, canonicalize_url, is_http_url, valid_host
 
 
 @pytest.mark.parametrize(
@@ -137,3 +137,26 @@ def test_canonicalize_is_idempotent_after_a_real_host(url: str) -> None:
     once = canonicalize_url(url)
     assert canonicalize_url(once) == once
     assert once.isascii()
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://www.yna.co.kr/rss/news.xml", True),
+        ("http://한국.kr/", True),
+        ("http://xn--3e0b707e.kr/", True),
+        ("http://[::1]:8080/", True),
+        ("http://xn--a-.example/x", False),  # an A-label that does not decode
+        ("http://bad host.example/", False),
+        ("http://x.example/a\x07b", False),
+        ("http://x.example:99999/", False),
+        ("http://" + "a" * 64 + ".example/", False),  # a label over 63 characters
+    ],
+)
+def test_is_http_url_checks_the_host_as_the_client_will(url: str, ok: bool) -> None:
+    assert is_http_url(url) is ok
+
+
+def test_valid_host() -> None:
+    assert valid_host("news.example.com") and valid_host("한국.kr") and valid_host("127.0.0.1")
+    assert not valid_host("xn--a-.example") and not valid_host("a..b") and not valid_host("")

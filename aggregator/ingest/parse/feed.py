@@ -7,24 +7,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aggregator.ingest.parse.fields import lower_keys
+from aggregator.ingest.parse.fields import limit_fields, lower_keys
 from aggregator.ingest.parse.jsonfeed import parse_json_feed
 from aggregator.ingest.parse.xmlfeed import parse_xml_feed
-from aggregator.models import ParsedFeed
+from aggregator.models import FieldLimits, ParsedFeed
 
 __all__ = ["looks_like_json", "parse_feed"]
 
 
-def parse_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    limits: FieldLimits | None = None,
+) -> ParsedFeed:
     """Parse a fetched feed. ``headers`` are the HTTP response headers, names lower-cased.
+    Fields longer than ``limits`` (default :class:`FieldLimits`) are cut, with a warning.
 
     Raises ParseError when ``body`` is not a feed (HTML page, error text, empty) or cannot
     be read at all. Ill-formed but usable feeds are returned, with ``warnings``.
     """
     lowered = lower_keys(headers)
     if looks_like_json(body, lowered.get("content-type", "")):
-        return parse_json_feed(body, url, lowered)
-    return parse_xml_feed(body, url, lowered)
+        parsed = parse_json_feed(body, url, lowered)
+    else:
+        parsed = parse_xml_feed(body, url, lowered)
+    return limit_fields(parsed, limits or FieldLimits())
 
 
 def looks_like_json(body: bytes, content_type: str = "") -> bool:

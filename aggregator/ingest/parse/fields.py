@@ -8,9 +8,11 @@ import hashlib
 import html
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from html.parser import HTMLParser
 
+from aggregator.models import FieldLimits, ParsedFeed
 from aggregator.text.urls import absolute_url, canonicalize_url, is_http_url
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "clean_html",
     "clean_text",
     "entry_key",
+    "limit_fields",
     "lower_keys",
     "unique_strings",
 ]
@@ -122,3 +125,47 @@ def entry_key(guid: str | None, link: str | None, title: str, date: datetime | N
         return link
     stamp = date.isoformat() if date else ""
     return "sha256:" + hashlib.sha256(f"{title}|{stamp}".encode()).hexdigest()
+
+
+def _cut(value: str, limit: int) -> str:
+    # Not inside a surrogate pair or a combining sequence matters little: Python strings are
+    # code points, and a cut Hangul syllable is still a syllable.
+    return value[:limit]
+
+
+def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
+    """``feed`` with every entry's title, author, categories, summary and content cut to
+    ``limits``, and one warning per field that was cut (with how many entries and the
+    longest value), so that the log says what a hostile feed sent."""
+    cut: dict[str, list[int]] = {}
+
+    def keep(field: str, value: str, limit: int) -> str:
+        if len(value) <= limit:
+            return value
+        cut.setdefault(field, []).append(len(value))
+        return _cut(value, limit)
+
+    entries = []
+    for entry in feed.entries:
+        categories = entry.categories
+        if len(categories) > limits.categories:
+            cut.setdefault("categories", []).append(len(categories))
+            categories = categories[: limits.categories]
+        changed = replace(
+            entry,
+            title=keep("title", entry.title, limits.title),
+            author=keep("author", entry.author, limits.author) if entry.author else entry.author,
+            categories=tuple(keep("category", c, limits.category) for c in categories),
+            summary=keep("summary", entry.summary, limits.summary),
+            content=keep("content", entry.content, limits.content),
+        )
+        entries.append(changed)
+    if not cut:
+        return feed
+    notes = [
+        f"{field} cut to {getattr(limits, field)} "
+        f"{'values' if field == 'categories' else 'characters'} in {len(sizes)} "
+        f"{'entry' if len(sizes) == 1 else 'entries'} (longest {max(sizes):,})"
+        for field, sizes in cut.items()
+    ]
+    return replace(feed, entries=tuple(entries), warnings=(*feed.warnings, *notes))

@@ -29,6 +29,9 @@ class FeedHealth:
     entries: int
     last_new: int
     last_duration_ms: int | None
+    # The schedule: when the feed is polled next, and the interval it learned.
+    next_check_at: datetime | None = None
+    interval_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

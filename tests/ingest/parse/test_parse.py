@@ -626,3 +626,27 @@ def test_syndication_update_period(period: str, frequency: str, minutes: float |
 <item><title>one</title><link>https://a.example/1</link></item>
 </channel></rss>""".encode()
     assert parse_feed(body, FEED_URL).update_period_minutes == minutes
+
+
+def test_limit_fields_cuts_every_field_and_says_so() -> None:
+    from aggregator.ingest.parse.fields import limit_fields
+    from aggregator.models import FieldLimits, ParsedEntry, ParsedFeed
+
+    entry = ParsedEntry(
+        key="k",
+        guid="k",
+        link=None,
+        title="가" * 2_000,
+        summary="s" * 10,
+        author="a" * 400,
+        categories=tuple(f"c{i}" for i in range(60)),
+    )
+    feed = ParsedFeed(title="t", link=None, entries=(entry, entry))
+    limited = limit_fields(feed, FieldLimits())
+    first = limited.entries[0]
+    assert len(first.title) == 1_000 and first.summary == "s" * 10
+    assert first.author is not None and len(first.author) == 300
+    assert len(first.categories) == 50
+    assert "title cut to 1000 characters in 2 entries (longest 2,000)" in limited.warnings
+    assert "categories cut to 50 values in 2 entries (longest 60)" in limited.warnings
+    assert limit_fields(limited, FieldLimits()) == limited  # nothing left to cut
