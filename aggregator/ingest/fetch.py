@@ -726,6 +726,10 @@ class HttpFetcher:
             ) from None  # our own signal, already fully described; nothing to chain
         except _HTTPCORE_ERRORS + _HTTPX_ERRORS as exc:
             raise FetchError(url, self._describe(exc, current, deadline)) from exc
+        except ValueError as exc:
+            # httpx prepares a redirect's next request inside send(): a Location whose host
+            # is not valid IDNA raises idna's IDNAError (a ValueError) from there.
+            raise FetchError(url, f"unusable response from {current}: {exc}") from exc
         except RuntimeError as exc:
             # httpx raises a bare RuntimeError when the client was closed meanwhile.
             if self._closed:

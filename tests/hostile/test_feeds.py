@@ -180,3 +180,26 @@ def test_a_huge_feed_is_stored_in_bounded_steps_newest_first(
     last = run("poll", "--config", str(config))
     assert "storing the newest" not in last.output
     assert len(_listed(config, 5000)) == 2_500
+
+
+def test_lone_surrogates_in_a_json_feed_cost_nothing(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """A JSON Feed may escape lone surrogates ("\\ud800"); json.loads passes them on and no
+    encoder takes them: the tagger's features raised UnicodeEncodeError and the whole feed
+    failed on every poll. Found by tests/hostile/test_properties.py's URL property."""
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "t \\ud800", "items": ['
+        '{"id": "1", "url": "https://news.test/a/\\ud800x", "title": "bad \\udfff title",'
+        ' "content_text": "text \\ud800 here", "tags": ["\\ud800"]},'
+        '{"id": "2", "url": "https://news.test/a/2", "title": "good title",'
+        ' "content_text": "fine"}]}'
+    )
+    httpserver.expect_request("/feed.json").respond_with_data(
+        body, content_type="application/feed+json"
+    )
+    config = _config(tmp_path, [{"url": httpserver.url_for("/feed.json"), "full_text": False}])
+    polled = run("poll", "--config", str(config))
+    assert polled.exit_code == 0, polled.output
+    titles = sorted(row["title"] for row in _listed(config))
+    assert titles == ["bad \ufffd title", "good title"]

@@ -128,18 +128,32 @@ def entry_key(guid: str | None, link: str | None, title: str, date: datetime | N
 
 
 def _cut(value: str, limit: int) -> str:
-    # Not inside a surrogate pair or a combining sequence matters little: Python strings are
-    # code points, and a cut Hangul syllable is still a syllable.
+    # Python strings are code points: a cut Hangul syllable is still a syllable.
     return value[:limit]
 
 
+def scrub(value: str) -> str:
+    """``value`` with lone surrogates as U+FFFD. A JSON feed may escape them (``"\\ud800"``)
+    and feedparser's loose parser passes ``&#xD800;`` through; no encoder takes them, so one
+    would fail every later step (tagging, SQLite, exports) for the whole feed."""
+    if value.isascii():
+        return value
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _scrub_opt(value: str | None) -> str | None:
+    return scrub(value) if value else value
+
+
 def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
-    """``feed`` with every entry's title, author, categories, summary and content cut to
-    ``limits``, and one warning per field that was cut (with how many entries and the
-    longest value), so that the log says what a hostile feed sent."""
+    """``feed`` with lone surrogates replaced (:func:`scrub`) and every entry's title,
+    author, categories, summary and content cut to ``limits``, with one warning per field
+    that was cut (how many entries, the longest value), so that the log says what a hostile
+    feed sent."""
     cut: dict[str, list[int]] = {}
 
     def keep(field: str, value: str, limit: int) -> str:
+        value = scrub(value)
         if len(value) <= limit:
             return value
         cut.setdefault(field, []).append(len(value))
@@ -153,6 +167,10 @@ def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
             categories = categories[: limits.categories]
         changed = replace(
             entry,
+            key=scrub(entry.key),
+            guid=_scrub_opt(entry.guid),
+            link=_scrub_opt(entry.link),
+            image=_scrub_opt(entry.image),
             title=keep("title", entry.title, limits.title),
             author=keep("author", entry.author, limits.author) if entry.author else entry.author,
             categories=tuple(keep("category", c, limits.category) for c in categories),
@@ -160,12 +178,17 @@ def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
             content=keep("content", entry.content, limits.content),
         )
         entries.append(changed)
-    if not cut:
-        return feed
     notes = [
         f"{field} cut to {getattr(limits, field)} "
         f"{'values' if field == 'categories' else 'characters'} in {len(sizes)} "
         f"{'entry' if len(sizes) == 1 else 'entries'} (longest {max(sizes):,})"
         for field, sizes in cut.items()
     ]
-    return replace(feed, entries=tuple(entries), warnings=(*feed.warnings, *notes))
+    return replace(
+        feed,
+        title=scrub(feed.title),
+        link=_scrub_opt(feed.link),
+        description=scrub(feed.description),
+        entries=tuple(entries),
+        warnings=(*feed.warnings, *notes),
+    )
