@@ -39,6 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -66,6 +67,17 @@ INSTANCE_RECORD_DAYS = 7
 
 class SingleInstanceError(AggregatorError):
     """A second daemon on one SQLite database."""
+
+
+def _file_identity(database_url: str) -> tuple[Path, tuple[int, int]] | None:
+    sqlite = parse_sqlite_url(database_url)
+    if sqlite is None or sqlite.path is None:
+        return None
+    try:
+        stat = sqlite.path.stat()
+    except OSError:
+        return None
+    return sqlite.path, (stat.st_dev, stat.st_ino)
 
 
 def _sqlite_lock(database_url: str) -> IO[str] | None:
@@ -129,6 +141,9 @@ class Daemon:
         self._services: Services | None = None
         # Holding the SQLite lock: no other instance can be alive on this database.
         self._exclusive = False
+        # The SQLite file's (device, inode) at start; see _check_database_file.
+        self._database_file: tuple[Path, tuple[int, int]] | None = None
+        self._exit_code = 0
         self._feed_pool: ThreadPoolExecutor | None = None
         self._exports: Any = None
 
@@ -162,6 +177,7 @@ class Daemon:
         try:
             with open_services(self.config) as services:
                 self._services = replace(services, control=replace(services.control, rng=self.rng))
+                self._database_file = _file_identity(self.config.database_url())
                 return self._serve()
         finally:
             if lock is not None:
@@ -242,7 +258,7 @@ class Daemon:
                     self._claim(tick=False)
         finally:
             self._shutdown(scheduler)
-        return 0
+        return self._exit_code
 
     def _shutdown(self, scheduler: Any) -> None:
         systemd.stopping()
@@ -405,7 +421,35 @@ class Daemon:
             self._refill.set()
             self._wake.set()
 
+    def _check_database_file(self) -> bool:
+        """Whether the SQLite file is still the one opened. Removed or replaced under a
+        running daemon, SQLite would go on writing into the unlinked inode and every article
+        would vanish at exit: stop instead, with status 1, so that systemd restarts on the
+        file that is there now."""
+        if self._database_file is None:
+            return True
+        path, identity = self._database_file
+        try:
+            stat = path.stat()
+        except OSError:
+            now = None
+        else:
+            now = (stat.st_dev, stat.st_ino)
+        if now == identity:
+            return True
+        log.error(
+            "the database file %s was %s while the daemon ran: stopping (exit status 1)",
+            path,
+            "removed" if now is None else "replaced",
+        )
+        self._exit_code = 1
+        self._stop.set()
+        self._wake.set()
+        return False
+
     def _heartbeat(self) -> None:
+        if not self._check_database_file():
+            return
         try:
             self._require_services().store.heartbeat(self.instance_id, self.clock())
         except StoreError as exc:

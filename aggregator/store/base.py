@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
-from aggregator.store.dbapi import Sql, short_error
+from aggregator.store.dbapi import Sql, disk_full_note, short_error
 from aggregator.store.engine import READONLY
 from aggregator.store.reading_sql import Reading
 
@@ -54,7 +54,8 @@ class StoreBase:
             with Session(self.engine) as session, session.begin():
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(f"database write failed ({short_error(exc)})") from exc
+            note = disk_full_note(self.engine.url.render_as_string(hide_password=False))
+            raise StoreError(f"database write failed ({short_error(exc)}){note}") from exc
 
     @contextmanager
     def _read(self) -> Iterator[Session]:

@@ -18,6 +18,7 @@ store wrote). This module must stay cheap to import: only the standard library.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -39,6 +40,7 @@ __all__ = [
     "SqliteUrl",
     "apply_sqlite_pragmas",
     "as_utc",
+    "disk_full_note",
     "open_sqlite",
     "parse_sqlite_url",
     "short_error",
@@ -242,6 +244,26 @@ class Sql:
     def close(self) -> None:
         with suppress(*self._errors):
             self.connection.close()
+
+
+# Below this much free space where a SQLite file lives, its errors are about the disk.
+_LOW_SPACE = 256 * 1024
+
+
+def disk_full_note(database_url: str) -> str:
+    """``"; the disk holding /x.db is full (12 KiB free)"`` when it is, else ``""``: SQLite
+    reports a full tmpfs as "disk I/O error" while it sets up the WAL, which says nothing."""
+    path = sqlite_path(database_url)
+    if path is None:
+        return ""
+    try:
+        stat = os.statvfs(path.parent if path.parent.exists() else Path("/"))
+    except OSError:
+        return ""
+    free = stat.f_bavail * stat.f_frsize
+    if free >= _LOW_SPACE:
+        return ""
+    return f"; the disk holding {path} is full ({free // 1024} KiB free): free some space"
 
 
 def short_error(exc: BaseException) -> str:

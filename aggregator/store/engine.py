@@ -23,6 +23,7 @@ from aggregator.store.dbapi import (
     SCHEMA_HEAD,
     SQLITE_BUSY_TIMEOUT_MS,
     apply_sqlite_pragmas,
+    disk_full_note,
     parse_sqlite_url,
 )
 
@@ -112,7 +113,8 @@ def schema_status(engine: Engine) -> tuple[str | None, str, bool]:
             has_tables = current is not None or bool(inspect(conn).get_table_names())
     except (SQLAlchemyError, OSError) as exc:
         url = engine.url.render_as_string(hide_password=True)
-        raise StoreError(f"cannot open the database {url}") from exc
+        note = disk_full_note(engine.url.render_as_string(hide_password=False))
+        raise StoreError(f"cannot open the database {url}{note}") from exc
     return current, SCHEMA_HEAD, has_tables
 
 

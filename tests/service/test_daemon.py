@@ -810,6 +810,30 @@ def test_second_daemon_on_one_sqlite_file_is_refused(server: FeedServer, tmp_pat
         assert first.proc.wait(timeout=GRACE + SLACK) == 0
 
 
+def test_the_database_file_removed_under_the_daemon_stops_it_with_status_1(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    """SQLite keeps writing into an unlinked file: every article stored after an `rm` of the
+    database (a cleanup script, a restore gone wrong) was lost at exit. The daemon notices at
+    its next heartbeat and exits 1, so that systemd restarts it on the file that is there."""
+    database = tmp_path / "aggregator.db"
+    url = server.add_feed("solo", 2)
+    config = write_config(tmp_path / "config.yaml", f"sqlite:///{database}", [feed_entry(url)])
+    with running(config, tmp_path / "daemon.log") as daemon:
+        wait_for(
+            "the daemon's first poll",
+            lambda: server.requests("solo"),
+            STARTUP + ONE_INTERVAL,
+            daemons=(daemon,),
+        )
+        for path in tmp_path.glob("aggregator.db*"):
+            if not path.name.endswith(".lock"):
+                path.unlink()
+        # One heartbeat (10 s) and the shutdown grace.
+        assert daemon.proc.wait(timeout=10 + GRACE + SLACK + 5) == 1, daemon.log()[-2000:]
+        assert f"the database file {database} was removed" in daemon.log()
+
+
 # -- 7: several daemons on PostgreSQL share the work ----------------------------------------
 
 MANY_FEEDS = 200
