@@ -167,15 +167,18 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     from aggregator.service.runtime import open_services
 
     interrupted = False
+    # On a terminal the bar shares the screen with the result lines: drawn on their console,
+    # rich clears and redraws it around each line (drawn on stderr, it was overprinted).
+    bar_console = out if out.is_terminal else err
     with errors_exit(), open_services(config) as services:
         progress = Progress(
             TextColumn("polling"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=err,
+            console=bar_console,
             transient=True,
-            disable=not err.is_terminal,
+            disable=not bar_console.is_terminal,
         )
         with progress:
             task = progress.add_task("poll", total=len(feeds))

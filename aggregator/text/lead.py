@@ -183,22 +183,47 @@ def _shorten(text: str, cells: int) -> str:
     return head.rstrip(" ,;:·-–—(\"'“‘") + "…"
 
 
+# Subhead paragraphs skipped at most, and how long one may be.
+MAX_SUBHEADS = 3
+_SUBHEAD_CHARS = 150
+
+
+def _is_subhead(paragraph: str) -> bool:
+    """A short paragraph with no sentence end in it: a deck line, not the story."""
+    if len(paragraph) > _SUBHEAD_CHARS:
+        return False
+    return not any(_is_sentence_end(paragraph, m) for m in _SENTENCE_END.finditer(paragraph))
+
+
 def extract_lead(text: str, title: str = "", *, max_cells: int = LEAD_CELLS) -> str:
     """One or two sentences that open ``text``, for the digest.
 
     Skips opening lines that repeat the headline or are only a dateline, byline, timestamp
-    or caption; strips a dateline/byline prefix ("(서울=연합뉴스) 홍길동 기자 = ");
+    or caption, and up to three opening paragraphs of subheads (short, with no sentence
+    end) when the story follows; strips a dateline/byline prefix ("(서울=연합뉴스) 홍길동 기자 = ");
     ends at a sentence end (Korean 다. 요. 까? 니다. and ASCII . ! ? with closing quotes);
     takes a second sentence when both fit in ``max_cells`` terminal cells; a first sentence
     longer than that is cut at a space and ends with '…'.
     """
     title_key = text_key(title)
     body: list[str] = []
-    for line in clean(text).splitlines():
+    subheads = 0
+    lines = clean(text).splitlines()
+    for index, line in enumerate(lines):
         line = " ".join(line.split())
         if not body and _is_furniture(line, title_key):
             continue
         if not line:
+            if (
+                body
+                and subheads < MAX_SUBHEADS
+                and _is_subhead(" ".join(body))
+                and any(rest.strip() for rest in lines[index + 1 :])
+            ):
+                # A deck of subheads above the story ("손제이 15세 이하 남자부 정상"): no
+                # sentence in it, and the story follows. Lead with the story.
+                body, subheads = [], subheads + 1
+                continue
             if body:
                 break  # the first paragraph is enough for two sentences
             continue

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from pytest_httpserver import HTTPServer
 
 from aggregator.cli.feeds import (
     NO_ARTICLES,
@@ -272,3 +275,68 @@ def test_extract_heading_title_and_meta() -> None:
     assert plain(*extract_heading(ExtractedArticle(text="x", html="", source="feed"))) == (
         "(no title)\nsource: feed\n"
     )
+
+
+def test_poll_on_a_terminal_clears_the_bar_before_each_result_line(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """On a terminal the result lines were printed straight after the bar
+    (`━━ 1/18 0:00:12ok  new=1`): the bar was drawn on stderr, the lines on stdout."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.sites import Item, rss
+
+    feeds = []
+    for n in range(3):
+        httpserver.expect_request(f"/{n}.xml").respond_with_data(
+            rss("테스트일보", [Item(f"g{n}", f"기사 {n}", f"https://news.test/{n}")]),
+            content_type="application/rss+xml",
+        )
+        feeds.append({"url": httpserver.url_for(f"/{n}.xml"), "full_text": False})
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "database": f"sqlite:///{tmp_path}/t.db",
+                "fetch": {"allow_private_networks": True},
+                "extract": {"workers": 1},
+                "feeds": feeds,
+            }
+        ),
+        encoding="utf-8",
+    )
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "AGGREGATOR_DATABASE_URL")}
+    env |= {"TERM": "xterm-256color", "COLUMNS": "100", "XDG_DATA_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "poll", "--config", str(config)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    screen = b"".join(chunks).decode("utf-8", errors="replace")
+    results = [i for i in range(len(screen)) if screen.startswith("ok ", i)]
+    assert len(results) == 3, screen
+    for i in results:
+        # Each result line starts on a cleared line: "\r\x1b[2K" (then its colour code).
+        start = screen.rfind("\r", 0, i)
+        assert "\x1b[2K" in screen[start:i] and "polling" not in screen[start:i], screen[start:i]
