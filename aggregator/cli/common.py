@@ -222,7 +222,11 @@ def local_time(value: datetime | None, zone: ZoneInfo) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def tag_labels(config: ReadingConfig) -> dict[str, str]:
+def tag_labels(config: ReadingConfig, language: str = "ko") -> dict[str, str]:
+    """Each tag's label in ``language`` (the other language's, then its name, where the
+    config gives none)."""
+    if language == "en" and config.tag_labels_en:
+        return dict(config.tag_labels_en)
     return dict(config.tag_labels)
 
 

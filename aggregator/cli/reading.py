@@ -31,6 +31,7 @@ from aggregator.cli.common import (
     parse_since_option,
     tag_labels,
 )
+from aggregator.config.file import display_language
 
 __all__ = ["COMMANDS", "mark_message", "star_message"]
 
@@ -95,6 +96,7 @@ def digest_cmd(
     from aggregator.read.render import make_console, render_json, render_markdown, render_text
 
     config = load_reading(ctx)
+    language = display_language(config.language)
     check_tags(config, tags)
     feed_urls = []
     for url in feeds:
@@ -131,7 +133,8 @@ def digest_cmd(
             now=now,
             tz=ZoneInfo(config.timezone),
             tag_order=section_order(list(config.tags), tags),
-            tag_labels=tag_labels(config),
+            tag_labels=tag_labels(config, language),
+            language=language,
             since=since,
             limit_per_tag=limit,
             counts=counts,
@@ -196,9 +199,21 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
         # Plain `less` shows colour codes as text; -R passes them, -F/-X quit on short text.
         os.environ.setdefault("LESS", "-FRX")
         with console.pager(styles=True):
-            render_article(view, console, tz=tz, tag_labels=tag_labels(config), story=story)
+            render_article(
+                view,
+                console,
+                tz=tz,
+                tag_labels=tag_labels(config, display_language(config.language)),
+                story=story,
+            )
     else:
-        render_article(view, console, tz=tz, tag_labels=tag_labels(config), story=story)
+        render_article(
+            view,
+            console,
+            tz=tz,
+            tag_labels=tag_labels(config, display_language(config.language)),
+            story=story,
+        )
 
 
 def _mark(ctx: click.Context, ids: tuple[str, ...], read: bool) -> None:

@@ -41,9 +41,23 @@ __all__ = [
 DATABASE_ENV = "AGGREGATOR_DATABASE_URL"
 _CACHE_PREFIX = "reading-config-"
 # Bumped when ReadingConfig changes shape: old cache files are then simply not found.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 # Entries kept: one per config file in use (and its recent versions).
 _CACHE_KEEP = 8
+
+
+def display_language(configured: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """``ko`` or ``en``: ``display.language`` when set, else the locale's language
+    (LC_ALL, LC_MESSAGES, LANG) when it is one of them, else ``ko`` (the news is Korean)."""
+    if configured in ("ko", "en"):
+        return configured
+    env = os.environ if environ is None else environ
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "")
+        if value:
+            primary = value.split(".")[0].split("_")[0].lower()
+            return primary if primary in ("ko", "en") else "ko"
+    return "ko"
 
 
 def default_database_url(environ: Mapping[str, str] | None = None) -> str:
@@ -118,8 +132,11 @@ class ReadingConfig:
     database: str | None  # as the file says; see :meth:`database_url`
     timezone: str
     log_format: str
-    tag_labels: tuple[tuple[str, str], ...]  # (name, label) in config order
+    tag_labels: tuple[tuple[str, str], ...]  # (name, Korean label) in config order
     feed_urls: tuple[str, ...]
+    # display.language as the file says (None: from the locale, see display_language).
+    language: str | None = None
+    tag_labels_en: tuple[tuple[str, str], ...] = ()  # (name, English label)
 
     @property
     def tags(self) -> list[str]:
@@ -142,6 +159,8 @@ class ReadingConfig:
             "log_format": self.log_format,
             "tag_labels": [list(pair) for pair in self.tag_labels],
             "feed_urls": list(self.feed_urls),
+            "language": self.language,
+            "tag_labels_en": [list(pair) for pair in self.tag_labels_en],
         }
 
     @classmethod
@@ -157,6 +176,8 @@ class ReadingConfig:
                 log_format=str(data["log_format"]),
                 tag_labels=tuple((str(n), str(label)) for n, label in data["tag_labels"]),
                 feed_urls=tuple(str(u) for u in data["feed_urls"]),
+                language=None if data["language"] is None else str(data["language"]),
+                tag_labels_en=tuple((str(n), str(label)) for n, label in data["tag_labels_en"]),
             )
         except (KeyError, TypeError, ValueError):
             return None

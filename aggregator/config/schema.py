@@ -188,6 +188,9 @@ class DisplayConfig(_Frozen):
     """How times are shown to people (stored times are always UTC)."""
 
     timezone: str = "Asia/Seoul"
+    # Headings, counts, dates and section names of the digest: ko or en (None: the locale's,
+    # when it is Korean or English, else ko).
+    language: Literal["ko", "en"] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -444,6 +447,10 @@ class Config(_Frozen):
                 (name, tag.labels.ko or tag.labels.en or name) for name, tag in self.tags.items()
             ),
             feed_urls=tuple(feed.url for feed in self.feeds),
+            language=self.display.language,
+            tag_labels_en=tuple(
+                (name, tag.labels.en or tag.labels.ko or name) for name, tag in self.tags.items()
+            ),
         )
 
 

@@ -45,6 +45,9 @@ LAST_DIGEST_STATE_KEY = "digest.last_at"
 # occur in a tag name (config.py: ``[a-z0-9][a-z0-9_-]*``), so it never clashes with a tag.
 OTHER_COUNT_KEY = "(other)"
 OTHER_LABEL = "Other"
+# The same section, and the digest's other words, per display.language.
+OTHER_LABELS = {"en": OTHER_LABEL, "ko": "기타"}
+_KO_DAYS = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
 
 
 # The ``--format json`` document. Keys are never removed or renamed within a schema version;
@@ -55,7 +58,8 @@ DIGEST_JSON_SCHEMA: dict[str, Any] = {
     "generated_at": "str: ISO 8601 UTC time the digest was built, with offset (+00:00)",
     "since": "str: ISO 8601 UTC start of the period covered, with offset",
     "timezone": "str: IANA display time zone, e.g. Asia/Seoul",
-    "date_heading": "str: e.g. 'Monday, March 10, 2025' (English, display time zone)",
+    "date_heading": "str: e.g. 'Monday, March 10, 2025' or '2025년 3월 10일 월요일' "
+    "(display.language, display time zone)",
     "counts": (
         "object: {tag: number of articles in the period under that tag}; every article is "
         "counted once, under its first tag in config order; key '(other)' for articles with "
@@ -177,6 +181,7 @@ class Digest:
     timezone: str
     date_heading: str
     sections: tuple[DigestSection, ...]
+    language: str = "en"
 
     @property
     def counts(self) -> dict[str, int]:
@@ -190,17 +195,27 @@ class Digest:
 # -- building ---------------------------------------------------------------------------------
 
 
-def date_heading(day: date) -> str:
-    """'Monday, March 10, 2025': spelled out here, since strftime follows the C locale."""
+def date_heading(day: date, language: str = "en") -> str:
+    """'Monday, March 10, 2025' or '2025년 3월 10일 월요일': spelled out here, since strftime
+    follows the C locale."""
+    if language == "ko":
+        return f"{day.year}년 {day.month}월 {day.day}일 {_KO_DAYS[day.weekday()]}"
     return f"{_DAYS[day.weekday()]}, {MONTHS[day.month - 1]} {day.day}, {day.year}"
 
 
-def local_time_label(when: datetime, now: datetime, tz: ZoneInfo) -> str:
+def short_date(day: date, language: str = "en") -> str:
+    """'Mar 9' or '3월 9일'."""
+    if language == "ko":
+        return f"{day.month}월 {day.day}일"
+    return f"{MONTHS[day.month - 1][:3]} {day.day}"
+
+
+def local_time_label(when: datetime, now: datetime, tz: ZoneInfo, language: str = "en") -> str:
     local, today = when.astimezone(tz), now.astimezone(tz).date()
     if local.date() == today:
         return local.strftime("%H:%M")
     if local.year == today.year:
-        return f"{MONTHS[local.month - 1][:3]} {local.day} {local:%H:%M}"
+        return f"{short_date(local.date(), language)} {local:%H:%M}"
     return local.strftime("%Y-%m-%d %H:%M")
 
 
@@ -215,6 +230,7 @@ def build_digest(
     limit_per_tag: int | None = None,
     counts: Mapping[str | None, int] | None = None,
     stories: Mapping[int, StoryInfo] | None = None,
+    language: str = "en",
 ) -> Digest:
     """Group ``rows`` by tag in ``tag_order``: an article appears once, under its first tag
     in that order; articles with no configured tag go to "Other", last. Newest first within
@@ -242,11 +258,11 @@ def build_digest(
             continue
         members.sort(key=lambda m: (_outlet_count(m[3], stories), m[0], m[1]), reverse=True)
         shown = members if limit_per_tag is None else members[:limit_per_tag]
-        label = OTHER_LABEL if tag is None else clean_line(tag_labels.get(tag) or tag)
+        label = OTHER_LABELS[language] if tag is None else clean_line(tag_labels.get(tag) or tag)
         # Leads only for the stories shown: a busy day has thousands of rows, and sentence
         # splitting all of them would cost more than the query.
         lines = tuple(
-            _story(row, when, ordered, now, tz, (stories or {}).get(row.id))
+            _story(row, when, ordered, now, tz, (stories or {}).get(row.id), language)
             for when, _, ordered, row in shown
         )
         sections.append(DigestSection(tag, label, total, lines))
@@ -254,8 +270,9 @@ def build_digest(
         generated_at=now,
         since=since,
         timezone=tz.key,
-        date_heading=date_heading(now.astimezone(tz).date()),
+        date_heading=date_heading(now.astimezone(tz).date(), language),
         sections=tuple(sections),
+        language=language,
     )
 
 
@@ -313,6 +330,7 @@ def _story(
     now: datetime,
     tz: ZoneInfo,
     info: StoryInfo | None = None,
+    language: str = "en",
 ) -> DigestStory:
     title = clean_line(row.title) or "(no title)"
     return DigestStory(
@@ -321,7 +339,7 @@ def _story(
         feed=clean_line(row.feed_title or "") or clean_line(row.feed_url),
         url=clean_line(row.url) if row.url else None,
         published=when,
-        local_time=local_time_label(when, now, tz),
+        local_time=local_time_label(when, now, tz, language),
         lead=extract_lead(row.text_start, title) or extract_lead(row.summary_start, title),
         tags=tuple(clean_line(t) for t in tags),
         read=row.read_at is not None,

@@ -21,9 +21,9 @@ from rich.text import Text
 
 from aggregator.read.digest import (
     DIGEST_JSON_SCHEMA_VERSION,
-    MONTHS,
     Digest,
     date_heading,
+    short_date,
 )
 from aggregator.text.lead import text_key
 from aggregator.text.terminal import clean, clean_line
@@ -63,10 +63,24 @@ def make_console(file: IO[str] | None = None, width: int | None = None) -> Conso
     )
 
 
+def _articles(total: int, language: str) -> str:
+    """'3 articles' / '기사 3건'."""
+    if language == "ko":
+        return f"기사 {total:,}건"
+    return f"{total:,} {'article' if total == 1 else 'articles'}"
+
+
+def _since(since: datetime, language: str) -> str:
+    stamp = f"{since:%Y-%m-%d %H:%M} {since.tzname()}"
+    return f"{stamp}부터" if language == "ko" else f"since {stamp}"
+
+
+_NOTHING = {"en": "No new stories in this period.", "ko": "이 기간에 새 기사가 없습니다."}
+
+
 def _counts_line(digest: Digest) -> Text:
     line = Text()
-    total = digest.total
-    line.append(f"{total} {'article' if total == 1 else 'articles'}", style="bold")
+    line.append(_articles(digest.total, digest.language), style="bold")
     for section in digest.sections:
         line.append("  ·  ", style="dim")
         line.append(section.label)
@@ -78,16 +92,18 @@ def _since_line(digest: Digest) -> Text:
     tz = ZoneInfo(digest.timezone)
     since = digest.since.astimezone(tz)
     now = digest.generated_at.astimezone(tz)
-    return Text(f"since {since:%Y-%m-%d %H:%M} {since.tzname()}, as of {now:%H:%M}", style="dim")
+    if digest.language == "ko":
+        return Text(f"{_since(since, 'ko')}, {now:%H:%M} 기준", style="dim")
+    return Text(f"{_since(since, 'en')}, as of {now:%H:%M}", style="dim")
 
 
-def _time_cell(when: datetime, now: datetime, tz: ZoneInfo) -> Text:
+def _time_cell(when: datetime, now: datetime, tz: ZoneInfo, language: str = "en") -> Text:
     """HH:MM, with the day under it when it is not today (and the year when not this one):
     the column stays narrow instead of every row paying for one old story's date."""
     local, today = when.astimezone(tz), now.astimezone(tz).date()
     cell = Text(f"{local:%H:%M}", style="green")
     if local.date() != today:
-        cell.append(f"\n{MONTHS[local.month - 1][:3]} {local.day}", style="dim")
+        cell.append(f"\n{short_date(local.date(), language)}", style="dim")
         if local.year != today.year:
             cell.append(f"\n{local.year}", style="dim")
     return cell
@@ -153,11 +169,13 @@ def render_text(digest: Digest, console: Console) -> None:
     console.print(_since_line(digest))
     if not digest.sections:
         console.print()
-        console.print(Text("No new stories in this period."))
+        console.print(Text(_NOTHING.get(digest.language, _NOTHING["en"])))
         return
     tz = ZoneInfo(digest.timezone)
     stories = [story for section in digest.sections for story in section.stories]
-    times = {s.id: _time_cell(s.published, digest.generated_at, tz) for s in stories}
+    times = {
+        s.id: _time_cell(s.published, digest.generated_at, tz, digest.language) for s in stories
+    }
     time_width = max((t.cell_len for cell in times.values() for t in cell.split()), default=5)
     id_width = max((len(str(s.id)) + 1 for s in stories), default=2)
     for section in digest.sections:
@@ -206,12 +224,8 @@ def render_markdown(digest: Digest) -> str:
     since = digest.since.astimezone(tz)
     lines = [f"# {digest.date_heading}", ""]
     counts = " · ".join(f"{_md(s.label)} {s.count}" for s in digest.sections)
-    total = digest.total
-    summary = f"{total} {'article' if total == 1 else 'articles'}"
-    lines.append(
-        f"{summary} since {since:%Y-%m-%d %H:%M} {since.tzname()}"
-        + (f": {counts}" if counts else "")
-    )
+    summary = _articles(digest.total, digest.language)
+    lines.append(f"{summary} {_since(since, digest.language)}" + (f": {counts}" if counts else ""))
     for section in digest.sections:
         lines += ["", f"## {_md(section.label)} ({section.count})", ""]
         for story in section.stories:
@@ -226,7 +240,7 @@ def render_markdown(digest: Digest) -> str:
             if story.lead:
                 lines.append(f"  {_md(story.lead)}")
     if not digest.sections:
-        lines += ["", "No new stories in this period."]
+        lines += ["", _NOTHING.get(digest.language, _NOTHING["en"])]
     return "\n".join(lines) + "\n"
 
 

@@ -541,6 +541,43 @@ def test_empty_digest_says_so() -> None:
     assert json.loads(render_json(digest))["sections"] == []
 
 
+def test_a_korean_digest_speaks_korean(store: SqlStore) -> None:
+    """The UI mixed languages: an English date heading and "Other" over Korean news."""
+    _populate(store)
+    since = NOW - timedelta(hours=24)
+    digest = build_digest(
+        store.digest_rows(since),
+        now=NOW,
+        tz=SEOUL,
+        tag_order=TAG_ORDER,
+        tag_labels=TAG_LABELS,
+        since=since,
+        language="ko",
+    )
+    text = _text(digest, 100)
+    assert text.startswith("2025년 3월 10일 월요일\n기사 10건  ·  정치 2")
+    assert "2025-03-09 09:30 KST부터, 09:30 기준" in text
+    assert "기타 (2)" in text and "Other" not in text
+    assert "3월 9일" in text and "Mar 9" not in text  # yesterday's story in the time column
+    markdown = render_markdown(digest)
+    assert markdown.startswith("# 2025년 3월 10일 월요일\n\n기사 10건 2025-03-09 09:30 KST부터:")
+    empty = build_digest(
+        [], now=NOW, tz=SEOUL, tag_order=TAG_ORDER, tag_labels={}, since=since, language="ko"
+    )
+    assert "이 기간에 새 기사가 없습니다." in _text(empty, 80)
+
+
+def test_display_language_comes_from_the_config_then_the_locale() -> None:
+    from aggregator.config.file import display_language
+
+    assert display_language("en", {"LANG": "ko_KR.UTF-8"}) == "en"
+    assert display_language(None, {"LANG": "en_US.UTF-8"}) == "en"
+    assert display_language(None, {"LC_ALL": "ko_KR.UTF-8", "LANG": "en_US.UTF-8"}) == "ko"
+    assert display_language(None, {"LANG": "de_DE.UTF-8"}) == "ko"  # neither: the news's
+    assert display_language(None, {}) == "ko"
+    assert display_language(None, {"LANG": "C.UTF-8"}) == "ko"
+
+
 def _iso_with_offset(value: object) -> datetime:
     assert isinstance(value, str)
     parsed = datetime.fromisoformat(value)
