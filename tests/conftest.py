@@ -46,6 +46,14 @@ def _restore_logging() -> Iterator[None]:
         logging.getLogger(name).setLevel(old)
 
 
+@pytest.fixture
+def isolated_cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No AGGREGATOR_DATABASE_URL from the environment, and XDG data in ``tmp_path``: the
+    commands a test runs see only the config it wrote."""
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     if not CORPUS.is_dir():

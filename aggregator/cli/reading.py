@@ -194,26 +194,17 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
             fail(f"article #{ident} has no http(s) link to open", 1)
         return
     console = make_console()
-    tz = ZoneInfo(config.timezone)
+    labels = tag_labels(config, display_language(config.language))
+    show = partial(
+        render_article, view, console, tz=ZoneInfo(config.timezone), tag_labels=labels, story=story
+    )
     if console.is_terminal and not no_pager:
         # Plain `less` shows colour codes as text; -R passes them, -F/-X quit on short text.
         os.environ.setdefault("LESS", "-FRX")
         with console.pager(styles=True):
-            render_article(
-                view,
-                console,
-                tz=tz,
-                tag_labels=tag_labels(config, display_language(config.language)),
-                story=story,
-            )
+            show()
     else:
-        render_article(
-            view,
-            console,
-            tz=tz,
-            tag_labels=tag_labels(config, display_language(config.language)),
-            story=story,
-        )
+        show()
 
 
 def _mark(ctx: click.Context, ids: tuple[str, ...], read: bool) -> None:

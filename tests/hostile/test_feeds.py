@@ -11,23 +11,14 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
-from aggregator.cli import cli
 from aggregator.config.schema import parse_config
 from aggregator.errors import ConfigError
+from tests.clirun import run
 from tests.sites import PARAGRAPHS, Item, article_page, rss
 
-
-def run(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-@pytest.fixture(autouse=True)
-def _no_env_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_cli_env")
 
 
 def _config(tmp_path: Path, feeds: list[dict[str, Any]]) -> Path:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
-from aggregator.cli import cli
 from aggregator.ingest.tag.learn import LEARNED_MODEL, outlet_of
 from aggregator.store.sql import SqlStore
+from tests.clirun import run
 from tests.conftest import CORPUS
 from tests.paths import REPO_ROOT
 
@@ -24,14 +22,7 @@ KHAN = FEEDS / "khan_total_news_2018-04-06.xml"
 CHOSUN = FEEDS / "chosun_politics_2018-10-19.xml"
 
 
-def run(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-@pytest.fixture(autouse=True)
-def _no_env_database(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+pytestmark = pytest.mark.usefixtures("isolated_cli_env")
 
 
 def test_outlet_is_the_host_without_www() -> None:
