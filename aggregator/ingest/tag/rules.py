@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from aggregator.config.schema import TagConfig, TagRuleConfig, feed_identity
+from aggregator.ingest.tag.morph import HANJA_WORDS
 from aggregator.models import Assessment, TagAssignment
 from aggregator.text.language import MIN_HANGUL, hangul_share
 
@@ -58,6 +59,7 @@ _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
 _JOINERS = re.compile(r"[\s\-\u2010-\u2013]+")
 _JOINER_PATTERN = r"[\s\-\u2010-\u2013]*"
 _IDEOGRAPH = re.compile(r"^[\u3400-\u9fff\uf900-\ufaff]+$")
+_IDEOGRAPH_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # A rule that fired on nothing but headline hanja (美 in a pun: 구美 … 신美) gives way to a
 # model that puts its tag below this probability: one character is weak evidence.
 HANJA_OUTVOTE = 0.2
@@ -132,7 +134,9 @@ class CompiledRules:
 
     @property
     def needs_morphemes(self) -> bool:
-        return any(t.kind == "morph" for r in self.rules for t in r.terms)
+        """Whether a rule has a Hangul ``morph`` term (금): hanja terms (北, 美) are matched
+        without the analyser (see :func:`_hanja_hits`)."""
+        return any(t.kind == "morph" and not _is_hanja(t) for r in self.rules for t in r.terms)
 
 
 def _terms(keywords: Iterable[str], morph: Iterable[str], regex: Iterable[str]) -> list[Term]:
@@ -215,9 +219,28 @@ def _word_span(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
+def _hanja_hits(term: Term, text: str) -> int:
+    """Occurrences of a hanja term that are words of their own: the run of ideographs around
+    it, split per character (headline hanja are one-character words written together: 美中,
+    與野), unless the run is one word (北京 Beijing, 北美 North America: HANJA_WORDS). This
+    is what the analyser says of hanja (one SH token per run), without its ~500 MB model."""
+    hits = 0
+    for match in term.pattern.finditer(text):
+        start, end = match.span()
+        while start and _IDEOGRAPH_CHAR.match(text[start - 1]):
+            start -= 1
+        while end < len(text) and _IDEOGRAPH_CHAR.match(text[end]):
+            end += 1
+        if text[start:end] not in HANJA_WORDS:
+            hits += 1
+    return hits
+
+
 def _morph_hits(term: Term, text: str, morphemes: Morphemes | None) -> int:
     """Occurrences of ``term`` that are whole morphemes. Only the words around a substring
     hit are analysed, so an article without the substring costs nothing."""
+    if _is_hanja(term):
+        return _hanja_hits(term, text)
     hits = 0
     for match in term.pattern.finditer(text):
         start, end = match.span()

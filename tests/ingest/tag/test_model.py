@@ -156,9 +156,12 @@ def test_threshold_through_open_tagger() -> None:
     tagger = open_tagger(config)
     assert tagger.model is not None and tagger.morphemes is None  # no morph terms configured
     off = open_tagger(
-        parse_config({"tagger": {"enabled": False}, "tags": {"a": {"morph": ["北"]}}})
+        parse_config({"tagger": {"enabled": False}, "tags": {"a": {"morph": ["금"]}}})
     )
     assert off.model is None and off.morphemes is not None
+    # Hanja terms are matched without the analyser (its model holds ~500 MB once loaded).
+    hanja = open_tagger(parse_config({"tags": {"a": {"morph": ["北", "美"]}}}))
+    assert hanja.morphemes is None
     assert open_tagger(parse_config({"tagger": {"enabled": False}}), with_model=True).model
 
 

@@ -287,3 +287,23 @@ def test_rule_config_errors_have_paths() -> None:
         parse_config({"tags": {"x": {"rules": [{"keywords": ["a"], "fields": ["body"]}]}}})
     with pytest.raises(ConfigError):
         parse_config({"tagger": {"threshold": 1.5}})
+
+
+def test_hanja_terms_never_call_the_analyser() -> None:
+    """Headline hanja are matched by their run of ideographs: the ~500 MB analyser is never
+    loaded for them (the shipped config has only hanja morph terms)."""
+
+    def forbidden(text: str) -> list[str]:
+        raise AssertionError(f"the analyser was called for {text!r}")
+
+    def got(title: str) -> set[tuple[str, str]]:
+        return rich(title, morphemes=forbidden)
+
+    assert ("north-korea", "rule") in got("北이 동해상으로 탄도미사일 발사")
+    assert ("north-korea", "rule") in got("北, 미사일 발사")
+    assert ("world", "rule") in got("美中 정상회담 열려")  # two one-character words
+    assert ("north-korea", "rule") not in got("北京 올림픽 개막")  # Beijing
+    assert ("north-korea", "rule") not in got("北美 투어 시작")  # North America
+    assert RICH_RULES.needs_morphemes  # its 금 (gold, not 금리) still needs the analyser
+    hanja_only = compile_rules(parse_config({"tags": {"a": {"morph": ["北", "美"]}}}).tags)
+    assert not hanja_only.needs_morphemes
