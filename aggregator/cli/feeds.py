@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from aggregator.config.schema import Config
     from aggregator.models import ExtractedArticle, FeedUpdateResult
     from aggregator.store.records.reading import ArticleView, FeedHealth
+    from aggregator.store.records.service import InstanceInfo
 
 __all__ = [
     "COMMANDS",
@@ -51,12 +52,34 @@ __all__ = [
     "feeds_table",
     "list_document",
     "list_table",
+    "no_articles_message",
     "poll_result_line",
     "poll_summary",
     "status_style",
 ]
 
 NO_ARTICLES = "no articles yet: run `aggregator poll`"
+
+
+def no_articles_message(instances: Sequence[InstanceInfo], now: datetime) -> str:
+    """What ``list`` says when there is nothing to list: run a poll, unless a daemon is
+    running (a live heartbeat), which stores articles as it polls."""
+    from aggregator.store.records.service import ALIVE_SECONDS
+
+    alive = [
+        i
+        for i in instances
+        if i.stopped_at is None and (now - i.heartbeat_at).total_seconds() <= ALIVE_SECONDS
+    ]
+    if not alive:
+        return NO_ARTICLES
+    daemon = alive[0]
+    return (
+        f"no articles yet: a daemon is running (pid {daemon.pid} on {clean_line(daemon.hostname)})"
+        " and stores them as it polls; `aggregator status` shows how it is doing"
+    )
+
+
 POLL_INTERRUPTED = (
     "interrupted: stopping; feeds being written finish, the rest are left for the next poll"
 )
@@ -380,6 +403,7 @@ def list_cmd(
     store = open_store(config, create=False)
     try:
         articles = store.list_articles(feed_url=feed_url, tag=tag, limit=limit)
+        instances = store.instances() if not articles else []
     finally:
         store.close()
     if as_json:
@@ -387,7 +411,7 @@ def list_cmd(
         return
     console = make_plain_console()
     if not articles:
-        console.print(Text(NO_ARTICLES))
+        console.print(Text(no_articles_message(instances, datetime.now(UTC))))
         return
     console.print(list_table(articles, ZoneInfo(config.display.timezone), console.width))
 

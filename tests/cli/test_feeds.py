@@ -232,6 +232,20 @@ def test_no_articles_message_says_what_to_do() -> None:
     assert NO_ARTICLES == "no articles yet: run `aggregator poll`"
 
 
+def test_no_articles_while_a_daemon_runs_says_it_is_storing() -> None:
+    """`list` said "run aggregator poll" while a daemon was storing."""
+    from aggregator.cli.feeds import no_articles_message
+    from aggregator.store.records.service import InstanceInfo
+
+    now = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+    live = InstanceInfo("i1", "newsbox", 4242, "1.0", now, now, None, None)
+    stopped = InstanceInfo("i0", "newsbox", 4141, "1.0", now, now, None, now)
+    message = no_articles_message([live], now)
+    assert "a daemon is running (pid 4242 on newsbox)" in message and "status" in message
+    assert no_articles_message([stopped], now) == NO_ARTICLES
+    assert no_articles_message([], now) == NO_ARTICLES
+
+
 EXTRACTED = ExtractedArticle(
     text="본문입니다.",
     html="<p>본문입니다.</p>",
