@@ -19,6 +19,7 @@ __all__ = [
     "codec_for_label",
     "decode_bytes",
     "html_meta_charset",
+    "replace_surrogates",
     "xml_declared_encoding",
 ]
 
@@ -152,3 +153,16 @@ def decode_bytes(body: bytes, declared: list[str | None]) -> tuple[str, str]:
     # Nothing decodes cleanly: take the likeliest and keep going with U+FFFD.
     fallback = "cp949"
     return body.decode(fallback, errors="replace"), fallback
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(value: str) -> str:
+    """``value`` with lone surrogates as U+FFFD. A JSON feed may escape them (``"\\ud800"``)
+    and feedparser's loose parser passes ``&#xD800;`` through; no encoder takes them, so one
+    would fail every later step (percent-escaping, tagging, SQLite, exports). A scan, not a
+    re-encoding: nearly every text has none, and this runs on every field of every entry."""
+    if value.isascii() or not _SURROGATE.search(value):
+        return value
+    return _SURROGATE.sub("\ufffd", value)

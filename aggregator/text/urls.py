@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit
 
+from aggregator.text.charset import replace_surrogates
+
 __all__ = [
     "TRACKING_PARAMS",
     "absolute_url",
@@ -104,14 +106,6 @@ def is_http_url(url: str | None) -> bool:
 _UNSAFE_URL_CHARACTER = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
-def _whole(text: str) -> str:
-    """``text`` with lone surrogates (a JSON feed's ``"\\ud800"``) as U+FFFD: they cannot be
-    encoded, so percent-escaping them would raise."""
-    if text.isascii():
-        return text
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
 def valid_host(host: str) -> bool:
     """Whether ``host`` is a name or address the HTTP client accepts: an IP literal, or
     labels that encode as IDNA 2008 (UTS 46), A-labels (``xn--``) that decode. Our own check
@@ -147,7 +141,7 @@ def absolute_url(base: str | None, ref: str | None) -> str | None:
     if ref is None or not ref.strip():
         return None
     try:
-        joined = urljoin(_whole(base or ""), _whole(ref.strip()))
+        joined = urljoin(replace_surrogates(base or ""), replace_surrogates(ref.strip()))
     except ValueError:
         return None
     return _escape_parts(joined)
@@ -159,7 +153,7 @@ def canonicalize_url(url: str) -> str:
     >>> canonicalize_url("HTTP://News.Example.COM:80/a b?utm_source=x&id=3#top")
     'http://news.example.com/a%20b?id=3'
     """
-    text = _whole(url.strip())
+    text = replace_surrogates(url.strip())
     try:
         parts = urlsplit(text)
         netloc = _canonical_netloc(parts)

@@ -13,6 +13,7 @@ from datetime import datetime
 from html.parser import HTMLParser
 
 from aggregator.models import FieldLimits, ParsedFeed
+from aggregator.text.charset import replace_surrogates
 from aggregator.text.urls import absolute_url, canonicalize_url, is_http_url
 
 __all__ = [
@@ -132,28 +133,19 @@ def _cut(value: str, limit: int) -> str:
     return value[:limit]
 
 
-def scrub(value: str) -> str:
-    """``value`` with lone surrogates as U+FFFD. A JSON feed may escape them (``"\\ud800"``)
-    and feedparser's loose parser passes ``&#xD800;`` through; no encoder takes them, so one
-    would fail every later step (tagging, SQLite, exports) for the whole feed."""
-    if value.isascii():
-        return value
-    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
 def _scrub_opt(value: str | None) -> str | None:
-    return scrub(value) if value else value
+    return replace_surrogates(value) if value else value
 
 
 def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
-    """``feed`` with lone surrogates replaced (:func:`scrub`) and every entry's title,
-    author, categories, summary and content cut to ``limits``, with one warning per field
-    that was cut (how many entries, the longest value), so that the log says what a hostile
-    feed sent."""
+    """``feed`` with lone surrogates replaced (:func:`replace_surrogates`) and every entry's
+    title, author, categories, summary and content cut to ``limits``, with one warning per
+    field that was cut (how many entries, the longest value), so that the log says what a
+    hostile feed sent. Entries with nothing to change are kept as they are."""
     cut: dict[str, list[int]] = {}
 
     def keep(field: str, value: str, limit: int) -> str:
-        value = scrub(value)
+        value = replace_surrogates(value)
         if len(value) <= limit:
             return value
         cut.setdefault(field, []).append(len(value))
@@ -167,7 +159,7 @@ def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
             categories = categories[: limits.categories]
         changed = replace(
             entry,
-            key=scrub(entry.key),
+            key=replace_surrogates(entry.key),
             guid=_scrub_opt(entry.guid),
             link=_scrub_opt(entry.link),
             image=_scrub_opt(entry.image),
@@ -177,7 +169,7 @@ def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
             summary=keep("summary", entry.summary, limits.summary),
             content=keep("content", entry.content, limits.content),
         )
-        entries.append(changed)
+        entries.append(entry if changed == entry else changed)
     notes = [
         f"{field} cut to {getattr(limits, field)} "
         f"{'values' if field == 'categories' else 'characters'} in {len(sizes)} "
@@ -186,9 +178,9 @@ def limit_fields(feed: ParsedFeed, limits: FieldLimits) -> ParsedFeed:
     ]
     return replace(
         feed,
-        title=scrub(feed.title),
+        title=replace_surrogates(feed.title),
         link=_scrub_opt(feed.link),
-        description=scrub(feed.description),
+        description=replace_surrogates(feed.description),
         entries=tuple(entries),
         warnings=(*feed.warnings, *notes),
     )

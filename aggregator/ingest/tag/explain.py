@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from aggregator.config.schema import Config
-from aggregator.ingest.tag.rules import FeedContext, Tagging, TagInput, TagReport, tag_report
+from aggregator.ingest.tag.rules import (
+    FeedContext,
+    Tagging,
+    TagInput,
+    TagReport,
+    outlet_tags,
+    tag_report,
+)
 from aggregator.models import TagAssignment
 from aggregator.store.records.service import ArticleToTag
 
@@ -35,13 +42,11 @@ def feed_context(config: Config, feed: tuple[str, str | None] | None) -> FeedCon
 def outlet_topics(config: Config, rules: Tagging, article: ArticleToTag) -> list[str]:
     """The topics the article's outlets gave it: its feeds' tags and its categories through
     the aliases (what ``tags learn`` learns from), among the model's ``topics``."""
-    bare = Tagging(rules=rules.rules)
     feeds: Sequence[tuple[str, str | None] | None] = article.feeds or (None,)
-    item = TagInput(article.title, "", article.categories, article.url)
     found: list[str] = []
     for feed in feeds:
-        for t in tag_report(item, feed_context(config, feed), bare).tags:
-            if t.source in ("feed", "category") and t.tag not in found:
+        for t in outlet_tags(article.categories, feed_context(config, feed), rules.rules):
+            if t.tag not in found:
                 found.append(t.tag)
     return found
 

@@ -38,6 +38,7 @@ from aggregator.ingest.tag.features import HASH_BITS
 from aggregator.ingest.tag.metrics import classification_report
 from aggregator.ingest.tag.model import TopicModel
 from aggregator.models import Assessment
+from aggregator.text.language import reading_of
 
 __all__ = [
     "LEARNED_MODEL",
@@ -208,19 +209,26 @@ class AdaptedModel:
         return self.base.tags
 
     def assess(self, title: str, text: str = "", feed_url: str | None = None) -> Assessment:
-        shipped = self.base.assess(title, text)
-        if not shipped.scores or outlet_of(feed_url) not in self.outlets:
-            return shipped
+        outlet = outlet_of(feed_url)
+        if outlet not in self.outlets:
+            return self.base.assess(title, text)
+        reading = reading_of(title, text)
+        if reading.language is None:
+            return Assessment({}, self.base.name, reading.reason)
         _, index, values = self.base.vectors([(title, text)])
-        decision = self.base.weights[index] * values[:, None]
-        base = (decision.sum(axis=0) + self.base.bias) * self.base.temperature
+        if index.size == 0:
+            return Assessment({}, self.base.name, "nothing to read")
+        # One feature vector for both: the shipped scores and the correction on top.
+        base = ((self.base.weights[index] * values[:, None]).sum(axis=0) + self.base.bias) * (
+            self.base.temperature
+        )
         correction = (self.weights[index] * values[:, None]).sum(axis=0) + self.bias
         z = base + correction
         z = z - z.max()
         p = np.exp(z)
         p /= p.sum()
         scores = {tag: float(p[i]) for i, tag in enumerate(self.base.tags)}
-        return Assessment(scores, f"{self.name} for {outlet_of(feed_url)} ({self.meta_date})")
+        return Assessment(scores, f"{self.name} for {outlet} ({self.meta_date})")
 
     @property
     def meta_date(self) -> str:

@@ -51,6 +51,7 @@ __all__ = [
     "category_keys",
     "compile_rules",
     "keyword_pattern",
+    "outlet_tags",
     "tag_report",
     "tags_for",
 ]
@@ -353,6 +354,22 @@ class Tagging:
     morphemes: Morphemes | None = None
 
 
+def outlet_tags(
+    categories: Sequence[str], feed: FeedContext, rules: CompiledRules
+) -> list[TagAssignment]:
+    """What the outlet said: the feed's own tags, then the entry's ``<category>`` values
+    through the aliases (each tag once per source)."""
+    out = [TagAssignment(tag, "feed", 1.0, "feed") for tag in dict.fromkeys(feed.tags)]
+    seen: set[str] = set()
+    for category in categories:
+        for key in category_keys(category):
+            for tag in rules.aliases.get(key, ()):
+                if tag not in seen:
+                    seen.add(tag)
+                    out.append(TagAssignment(tag, "category", 1.0, category))
+    return out
+
+
 def tags_for(item: TagInput, feed: FeedContext, tagging: Tagging) -> tuple[TagAssignment, ...]:
     """Every tag the article gets, each with its source (see :func:`tag_report`)."""
     return tag_report(item, feed, tagging).tags
@@ -363,12 +380,8 @@ def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport
     rules, morphemes, model = tagging.rules, tagging.morphemes, tagging.model
     title, text = item.title, item.text
     out: dict[tuple[str, str], TagAssignment] = {}
-    for tag in feed.tags:
-        out[(tag, "feed")] = TagAssignment(tag, "feed", 1.0, "feed")
-    for category in item.categories:
-        for key in category_keys(category):
-            for tag in rules.aliases.get(key, ()):
-                out.setdefault((tag, "category"), TagAssignment(tag, "category", 1.0, category))
+    for t in outlet_tags(item.categories, feed, rules):
+        out.setdefault((t.tag, t.source), t)
     fields = {
         "title": _normalize(title),
         "text": _normalize(text),
