@@ -135,6 +135,8 @@ class Daemon:
         # The tick's cycle (scheduler thread) and a refill (main thread) never overlap: both
         # count free capacity from the feeds in flight.
         self._cycle_lock = threading.Lock()
+        # When the leases of the feeds in flight were last extended (under _cycle_lock).
+        self._extended_at: datetime | None = None
         self._signals = 0
         self._lock = threading.Lock()
         self._in_flight: dict[int, tuple[str, Future[Any]]] = {}
@@ -376,8 +378,12 @@ class Daemon:
                 in_flight = list(self._in_flight)
             capacity = self.config.fetch.concurrency - len(in_flight)
             lease = self.config.schedule.lease
-            if tick:
+            # The tick extends the leases; a refill too when the last extension is a third of
+            # a lease old, because on a loaded machine ticks come late and a lease that lapses
+            # mid-poll lets another instance start the same feed.
+            if tick or self._extended_at is None or now - self._extended_at > lease / 3:
                 services.store.extend_leases(self.instance_id, in_flight, now + lease)
+                self._extended_at = now
             claimed = services.store.claim_due(
                 self.instance_id,
                 now,
@@ -385,6 +391,7 @@ class Daemon:
                 lease=lease,
                 per_host=self.config.fetch.per_host_limit,
                 busy_hosts=dict(busy),
+                in_flight=in_flight,
             )
             for feed in claimed:
                 self._start(feed)

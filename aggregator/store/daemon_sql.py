@@ -123,19 +123,24 @@ class DaemonQueries(SearchQueries):
         lease: timedelta,
         per_host: int,
         busy_hosts: dict[str, int] | None = None,
+        in_flight: Sequence[int] = (),
     ) -> list[ClaimedFeed]:
         """Lease up to ``limit`` due feeds to ``owner``, at most ``per_host`` per host
-        (counting ``busy_hosts``, the hosts this instance is polling already)."""
+        (counting ``busy_hosts``, the hosts this instance is polling already), never one of
+        ``in_flight`` (see the protocol)."""
         if limit <= 0:
             return []
         busy = dict(busy_hosts or {})
+        conditions = [
+            FeedRow.active,
+            or_(FeedRow.next_check_at.is_(None), FeedRow.next_check_at <= now),
+            or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
+        ]
+        if in_flight:
+            conditions.append(FeedRow.id.not_in(list(in_flight)))
         stmt = (
             select(FeedRow.id, FeedRow.url, FeedRow.fetch_url, FeedRow.next_check_at)
-            .where(
-                FeedRow.active,
-                or_(FeedRow.next_check_at.is_(None), FeedRow.next_check_at <= now),
-                or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
-            )
+            .where(*conditions)
             .order_by(FeedRow.next_check_at.asc().nulls_first(), FeedRow.id)
             .limit(limit * 4)
         )

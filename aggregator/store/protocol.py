@@ -92,9 +92,12 @@ class Store(Protocol):
         lease: timedelta,
         per_host: int,
         busy_hosts: dict[str, int] | None = None,
+        in_flight: Sequence[int] = (),
     ) -> list[ClaimedFeed]:
         """Lease up to ``limit`` due feeds to ``owner``, at most ``per_host`` per host (counting
-        ``busy_hosts``, the hosts this instance is polling already).
+        ``busy_hosts``, the hosts this instance is polling already). Feeds in ``in_flight``
+        (this instance is polling them) are never claimed again, even where their lease
+        lapsed: a late lease extension must not start a second poll of the same feed.
         """
         ...
 

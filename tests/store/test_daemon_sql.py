@@ -1,0 +1,72 @@
+"""Claims and leases: what lets several daemons share feeds without polling one twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aggregator.store.sql import SqlStore
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore.open(db_url)
+    yield s
+    s.close()
+
+
+def feeds(store: SqlStore, *urls: str) -> dict[str, int]:
+    store.sync_feeds([(u, None) for u in urls], NOW)
+    store.set_active_feeds(list(urls))
+    ids = {}
+    for url in urls:
+        state = store.feed_state(url)
+        assert state is not None
+        ids[url] = state.id
+    return ids
+
+
+def claim(store: SqlStore, owner: str, now: datetime, **kwargs: object) -> set[str]:
+    options: dict[str, object] = {"limit": 10, "lease": LEASE, "per_host": 10} | kwargs
+    return {c.url for c in store.claim_due(owner, now, **options)}  # type: ignore[arg-type]
+
+
+def test_a_leased_feed_is_not_claimed_by_another_until_the_lease_lapses(store: SqlStore) -> None:
+    feeds(store, "https://a.example/rss", "https://b.example/rss")
+    assert claim(store, "one", NOW) == {"https://a.example/rss", "https://b.example/rss"}
+    assert claim(store, "two", NOW + LEASE / 2) == set()
+    assert claim(store, "two", NOW + LEASE + timedelta(seconds=1)) == {
+        "https://a.example/rss",
+        "https://b.example/rss",
+    }
+
+
+def test_an_extended_lease_holds_and_a_released_one_frees_at_once(store: SqlStore) -> None:
+    ids = feeds(store, "https://a.example/rss", "https://b.example/rss")
+    claim(store, "one", NOW)
+    store.extend_leases("one", [ids["https://a.example/rss"]], NOW + 2 * LEASE)
+    # Another owner's extension changes nothing.
+    store.extend_leases("two", [ids["https://b.example/rss"]], NOW + 2 * LEASE)
+    assert claim(store, "two", NOW + LEASE + timedelta(seconds=1)) == {"https://b.example/rss"}
+    assert store.release_leases("one", [ids["https://a.example/rss"]]) == 1
+    assert claim(store, "three", NOW + LEASE + timedelta(seconds=2)) == {"https://a.example/rss"}
+
+
+def test_a_feed_in_flight_is_never_claimed_again_by_its_poller(store: SqlStore) -> None:
+    # The lease lapsed while the poll ran (a late tick): the poller must not start it twice,
+    # though another instance may take it over.
+    ids = feeds(store, "https://a.example/rss", "https://b.example/rss")
+    claim(store, "one", NOW)
+    later = NOW + LEASE + timedelta(seconds=1)
+    polling = [ids["https://a.example/rss"]]
+    assert claim(store, "one", later, in_flight=polling) == {"https://b.example/rss"}
+
+
+def test_per_host_limit_counts_the_hosts_already_busy(store: SqlStore) -> None:
+    feeds(store, "https://a.example/1", "https://a.example/2", "https://a.example/3")
+    assert len(claim(store, "one", NOW, per_host=2, busy_hosts={"a.example": 1})) == 1
