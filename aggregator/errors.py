@@ -46,12 +46,24 @@ class AggregatorError(Exception):
     def __str__(self) -> str:
         parts = [self.message] if self.message else [type(self).__name__]
         cause = self.__cause__
-        if cause is not None:
+        if cause is not None and not _said(cause, self.message):
             # One line of the cause: SQLAlchemy's errors carry the whole statement after it.
             lines = str(cause).strip().splitlines()
             detail = lines[0][:300] if lines else ""
             parts.append(f"{type(cause).__name__}: {detail}" if detail else type(cause).__name__)
         return ": ".join(parts)
+
+
+def _said(cause: BaseException, message: str) -> bool:
+    """Whether ``message`` already quotes the cause (or the driver error a SQLAlchemy error
+    wraps, its ``orig``), as the store's messages do: not twice on one line."""
+    for error in (cause, getattr(cause, "orig", None)):
+        if error is None:
+            continue
+        lines = str(error).strip().splitlines()
+        if lines and lines[0][:200] in message:
+            return True
+    return False
 
 
 class ConfigError(AggregatorError):

@@ -111,6 +111,45 @@ def _sqlite_lock(database_url: str) -> IO[str] | None:
     return handle
 
 
+class StoreOutage:
+    """Says that the database fails once, then once a minute while it lasts, and when it is
+    usable again: a daemon ticking every few seconds would otherwise write the same error line
+    per tick and per heartbeat for as long as a PostgreSQL restart or a full disk lasts.
+    Times are ``time.monotonic()`` values passed in."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.since: float | None = None
+        self._said_at = 0.0
+        self._failures = 0
+
+    def failed(self, what: str, exc: StoreError, now: float) -> None:
+        self._failures += 1
+        if self.since is None:
+            self.since = self._said_at = now
+            log.error("%s: %s (retried every tick; said again once a minute)", what, exc)
+        elif now - self._said_at >= self.every:
+            self._said_at = now
+            log.error(
+                "%s: %s (failing for %.0f s, %d failures)",
+                what,
+                exc,
+                now - self.since,
+                self._failures,
+            )
+
+    def succeeded(self, now: float) -> None:
+        if self.since is None:
+            return
+        log.warning(
+            "the database works again after %.0f s (%d failures)",
+            now - self.since,
+            self._failures,
+        )
+        self.since = None
+        self._failures = 0
+
+
 class Daemon:
     """One ``aggregator run`` process. Build it, then call :meth:`run` from the main thread."""
 
@@ -137,6 +176,7 @@ class Daemon:
         self._cycle_lock = threading.Lock()
         # When the leases of the feeds in flight were last extended (under _cycle_lock).
         self._extended_at: datetime | None = None
+        self._outage = StoreOutage()
         self._signals = 0
         self._lock = threading.Lock()
         self._in_flight: dict[int, tuple[str, Future[Any]]] = {}
@@ -398,7 +438,9 @@ class Daemon:
             if tick:
                 services.store.heartbeat(self.instance_id, now, cycle=True)
         except StoreError as exc:
-            log.error("scheduling cycle failed: %s", exc)
+            self._outage.failed("scheduling cycle failed", exc, time.monotonic())
+        else:
+            self._outage.succeeded(time.monotonic())
 
     def _start(self, claimed: ClaimedFeed) -> None:
         services = self._require_services()
@@ -460,7 +502,7 @@ class Daemon:
         try:
             self._require_services().store.heartbeat(self.instance_id, self.clock())
         except StoreError as exc:
-            log.error("heartbeat failed: %s", exc)
+            self._outage.failed("heartbeat failed", exc, time.monotonic())
             return
         # Only a live scheduler thread reaches this: systemd restarts a stuck process.
         systemd.watchdog()

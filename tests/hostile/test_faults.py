@@ -1,11 +1,16 @@
-"""Faults of the machine under the daemon's feet: a full disk. Real: a small tmpfs the test
-mounts (skipped with the reason where it may not mount), a real SQLite file on it, real
-polls over loopback."""
+"""Faults of the machine under the daemon's feet: a full disk, PostgreSQL restarted under two
+running daemons. Real: a small tmpfs the test mounts and a PostgreSQL server the test starts
+(initdb and pg_ctl on a free port; skipped with the reason where either cannot be), real SQLite
+files, real daemons, real polls over loopback. (The database file removed under a running
+daemon: tests/service/test_daemon.py.)"""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +19,20 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from tests.clirun import run
+from tests.pgserver import OwnPostgres, Unavailable
+from tests.service.test_daemon import (
+    GRACE,
+    JITTER,
+    SLACK,
+    STARTUP,
+    TICK,
+    Daemon,
+    Db,
+    FeedServer,
+    feed_entry,
+    wait_for,
+    write_config,
+)
 from tests.sites import Item, rss
 
 pytestmark = pytest.mark.usefixtures("isolated_cli_env")
@@ -100,3 +119,121 @@ def test_a_full_disk_is_a_clear_error_loses_nothing_and_recovers(
     again = run("poll", "--config", str(config))
     assert again.exit_code == 0, again.output
     assert len(stored()) == 303
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[OwnPostgres]:
+    try:
+        server = OwnPostgres()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server of the test's own here: {exc}")
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+RESTART_FEEDS = 20
+RESTART_PERIOD = 3.0  # min_interval = max_interval: every feed due once per period
+RESTART_LEASE = 8.0
+OUTAGE = 4.0
+
+
+@pytest.mark.slow
+def test_postgresql_restarted_under_two_daemons_loses_and_duplicates_nothing(
+    own_postgres: OwnPostgres, tmp_path: Path
+) -> None:
+    names = [f"p{i:02d}" for i in range(RESTART_FEEDS)]
+    with FeedServer() as server:
+        urls = [server.add_feed(name, 2) for name in names]
+        configs = [
+            write_config(
+                tmp_path / f"config{k}.yaml",
+                own_postgres.url,
+                [feed_entry(url) for url in urls],
+                schedule={
+                    "min_interval": f"{RESTART_PERIOD}s",
+                    "max_interval": f"{RESTART_PERIOD}s",
+                    "lease": f"{RESTART_LEASE}s",
+                },
+                fetch={"user_agent": f"daemon-{k}"},
+            )
+            for k in range(2)
+        ]
+        db = Db(own_postgres.url)
+        daemons: list[Daemon] = []
+        try:
+            for k, config in enumerate(configs):
+                daemons.append(Daemon(config, tmp_path / f"daemon{k}.log"))
+                # One at a time: the first creates the schema.
+                wait_for(
+                    f"daemon-{k} to start",
+                    lambda: "daemon started" in daemons[-1].log(),
+                    STARTUP,
+                    daemons=tuple(daemons),
+                )
+            wait_for(
+                "every feed stored",
+                lambda: sum(db.entries_per_feed().values()) == 2 * RESTART_FEEDS,
+                STARTUP + 2 * RESTART_PERIOD + SLACK,
+                daemons=tuple(daemons),
+                every=0.5,
+            )
+            db.close()  # the test's own connections would not survive the restart either
+            for name in names:
+                server.publish(name)  # published before the outage, stored after it
+            own_postgres.stop("fast")
+            time.sleep(OUTAGE)
+            own_postgres.start()
+            back = time.monotonic()
+            for name in names:
+                server.publish(name)
+            # Feeds whose update failed in the outage wait for their lease to lapse at worst.
+            db = Db(own_postgres.url)
+            wait_for(
+                "every item stored after the restart",
+                lambda: sum(db.entries_per_feed().values()) == 4 * RESTART_FEEDS,
+                RESTART_LEASE + 2 * RESTART_PERIOD * (1 + JITTER) + TICK + SLACK + 5,
+                daemons=tuple(daemons),
+                every=0.5,
+            )
+            stored_at = time.monotonic()
+            # One more period: both daemons go on sharing the feeds.
+            wait_for(
+                "a period after the restart",
+                lambda: time.monotonic() > stored_at + 2 * RESTART_PERIOD,
+                3 * RESTART_PERIOD,
+                daemons=tuple(daemons),
+            )
+            for daemon in daemons:
+                daemon.signal(signal.SIGTERM)
+            for daemon in daemons:
+                assert daemon.proc.wait(timeout=GRACE + SLACK) == 0, daemon.log()[-3000:]
+        finally:
+            for daemon in daemons:
+                daemon.close()
+            logs = [daemon.log() for daemon in daemons]
+        after = [h for h in server.requests() if h.path.endswith(".xml") and h.at > back]
+        agents = Counter(h.agent for h in after if h.at <= stored_at + 2 * RESTART_PERIOD)
+        assert agents["daemon-0"] > 0 and agents["daemon-1"] > 0, agents
+        # No lease lost for long: every feed polled again within a lease and a period.
+        first_after = {h.path: h.at for h in reversed(after)}
+        assert set(first_after) == {f"/{name}.xml" for name in names}
+        late = {
+            path: round(at - back, 1)
+            for path, at in first_after.items()
+            if at - back > RESTART_LEASE + RESTART_PERIOD * (1 + JITTER) + TICK + SLACK
+        }
+        assert late == {}, late
+        assert db.integrity() == dict.fromkeys(db.integrity(), 0)
+        assert db.rows("SELECT count(*) FROM articles") == [(4 * RESTART_FEEDS,)]
+        db.close()
+        for log in logs:
+            assert "Traceback" not in log and "internal error" not in log, log[-3000:]
+        # The outage is said once, in words an operator understands, and so is its end.
+        for log in logs:
+            said = log.count("scheduling cycle failed") + log.count("heartbeat failed")
+            assert said <= 1, log[-3000:]
+        assert any("the database works again after" in log for log in logs), logs[0][-2000:]

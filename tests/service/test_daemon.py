@@ -990,3 +990,26 @@ def test_three_daemons_share_feeds_on_postgresql(
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def test_a_database_outage_is_said_once_a_minute_and_its_end_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from aggregator.errors import StoreError
+    from aggregator.service.daemon import StoreOutage
+
+    outage = StoreOutage(every=60.0)
+    caplog.set_level("INFO", logger="aggregator.service.daemon")
+    outage.succeeded(0.0)  # nothing to say while it works
+    for second in range(0, 150, 2):  # a tick every 2 s for 150 s
+        outage.failed("scheduling cycle failed", StoreError("connection refused"), float(second))
+    outage.succeeded(150.0)
+    outage.succeeded(152.0)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "scheduling cycle failed: connection refused (retried every tick; said again once a "
+        "minute)",
+        "scheduling cycle failed: connection refused (failing for 60 s, 31 failures)",
+        "scheduling cycle failed: connection refused (failing for 120 s, 61 failures)",
+        "the database works again after 150 s (75 failures)",
+    ]
