@@ -9,7 +9,6 @@ pay for them.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -143,7 +142,9 @@ def make_plain_console(stderr: bool = False) -> Console:
 
 
 def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    from aggregator.text.terminal import inert_json
+
+    click.echo(inert_json(value))
 
 
 def setup_logging(

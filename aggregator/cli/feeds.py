@@ -6,7 +6,6 @@ they print.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from aggregator.cli.common import (
 )
 from aggregator.errors import AggregatorError
 from aggregator.text.durations import format_seconds
-from aggregator.text.terminal import clean, clean_line
+from aggregator.text.terminal import clean, clean_line, inert_json
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -423,7 +422,7 @@ def extract_json(url: str, article: ExtractedArticle) -> str:
     """``extract --json``: everything extracted, indented; for a page without text only the
     URL, the source and the empty text, on one line (the command then exits with status 1)."""
     if not article.text:
-        return json.dumps({"url": url, "source": article.source, "text": ""})
+        return inert_json({"url": url, "source": article.source, "text": ""}, indent=None)
     document = {
         "url": url,
         "title": article.title,
@@ -435,7 +434,7 @@ def extract_json(url: str, article: ExtractedArticle) -> str:
         "text": article.text,
         "html": article.html,
     }
-    return json.dumps(document, ensure_ascii=False, indent=2)
+    return inert_json(document)
 
 
 def extract_heading(article: ExtractedArticle) -> tuple[Text, Text]:

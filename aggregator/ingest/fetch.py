@@ -764,7 +764,9 @@ class HttpFetcher:
             layers = _decoding_layers(headers.get("content-encoding", ""))
         except _UnsupportedEncoding as exc:
             raise FetchError(url, f"unsupported Content-Encoding {exc}") from None
-        too_big = f"response body exceeds {limit} bytes"
+        too_big = (
+            f"response body exceeds {limit} bytes (fetch.max_body_mb: {limit / 1048576:.3g} MB)"
+        )
         declared = headers.get("content-length", "")
         if not layers and declared.isdigit() and int(declared) > limit:
             raise FetchError(url, too_big)  # before reading any of it

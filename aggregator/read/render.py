@@ -7,7 +7,6 @@ Markdown output escapes it. Cheap to import, like :mod:`aggregator.read.digest`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ from aggregator.read.digest import (
     short_date,
 )
 from aggregator.text.lead import text_key
-from aggregator.text.terminal import clean, clean_line
+from aggregator.text.terminal import clean, clean_line, inert_json
 
 if TYPE_CHECKING:
     from aggregator.models import StoryMember
@@ -294,7 +293,7 @@ def digest_document(digest: Digest) -> dict[str, Any]:
 
 
 def render_json(digest: Digest) -> str:
-    return json.dumps(digest_document(digest), ensure_ascii=False, indent=2) + "\n"
+    return inert_json(digest_document(digest)) + "\n"
 
 
 # -- show -------------------------------------------------------------------------------------

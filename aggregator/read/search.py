@@ -9,7 +9,6 @@ are :mod:`aggregator.text.search`'s. Everything from a feed goes through
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from aggregator.read.render import print_trimmed
-from aggregator.text.terminal import clean_line
+from aggregator.text.terminal import clean_line, inert_json
 
 if TYPE_CHECKING:
     from aggregator.store.records.reading import SearchHit
@@ -55,7 +54,7 @@ def search_document(hits: Sequence[SearchHit]) -> list[dict[str, Any]]:
 
 
 def render_search_json(hits: Sequence[SearchHit]) -> str:
-    return json.dumps(search_document(hits), ensure_ascii=False, indent=2)
+    return inert_json(search_document(hits))
 
 
 def no_match_line(query: str) -> Text:

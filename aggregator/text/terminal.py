@@ -4,14 +4,21 @@ rich strips only BEL, BS, VT, FF and CR: an ESC from a feed title would reach th
 as a real escape sequence (clear screen, OSC 8 hyperlink, OSC 52 clipboard write), and a
 ``[link=…]`` in a title would become markup if printed as a markup string. Everything that
 prints feed data goes through :func:`clean` and is printed as ``rich.text.Text``.
+
+JSON output keeps the data whole but inert: :func:`inert_json` writes what a terminal could
+act on (DEL, C1 controls, bidi controls, line separators) as ``\\uXXXX`` escapes, which
+``json.dumps`` leaves raw with ``ensure_ascii=False``; a program reading it gets every
+character back.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from typing import Any
 
-__all__ = ["clean", "clean_line"]
+__all__ = ["clean", "clean_line", "inert_json"]
 
 # C0 controls except TAB and LF, DEL, C1 controls (0x80-0x9F, including the 8-bit CSI).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -26,6 +33,9 @@ _ESCAPE_SEQUENCE = re.compile(
 )
 # Bidi embedding/override/isolate controls can make a line read differently than it is.
 _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# What json.dumps(ensure_ascii=False) leaves raw and a terminal may act on. Outside strings a
+# JSON document is ASCII, so every match is inside a string, where an escape means the same.
+_JSON_RAW = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str) -> str:
@@ -42,3 +52,11 @@ def clean_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(line) > limit:
         line = line[: max(0, limit - 1)] + "…"
     return line
+
+
+def inert_json(value: Any, *, indent: int | None = 2) -> str:
+    """``json.dumps`` (UTF-8 text, not ``\\u`` escapes, for Hangul) with the characters a
+    terminal could act on escaped; lossless."""
+    return _JSON_RAW.sub(
+        lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False, indent=indent)
+    )
