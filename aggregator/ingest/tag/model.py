@@ -113,7 +113,11 @@ class TopicModel:
             )
         try:
             tags = tuple(str(t) for t in meta["tags"])
-            weights = np.asarray(arrays["weights"], dtype=np.float32)
+            # Kept as stored (float16 for the shipped model: half the memory). Every use is
+            # a gather times float32 values, which upcasts exactly: the scores are the same.
+            weights = np.asarray(arrays["weights"])
+            if weights.dtype not in (np.float16, np.float32):
+                weights = weights.astype(np.float32)
             bias = np.asarray(arrays["bias"], dtype=np.float32)
             idf = np.asarray(arrays["idf"], dtype=np.float32)
             segment = tuple(float(w) for w in meta.get("segment_weights", (1.0, 0.6, 0.4)))
