@@ -230,12 +230,23 @@ def serve_cmd(ctx: click.Context, listen: str | None, allow_remote: bool) -> Non
             fail("; ".join(exc.problems))
         except AggregatorError as exc:
             fail(str(exc))
+        received: list[int] = []
+
+        def on_signal(signum: int, _frame: object) -> None:
+            received.append(signum)
+            stop.set()
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        click.echo(f"serving on {server.url}  (/opml, /feeds/all.atom, /healthz)", err=True)
+            signal.signal(signum, on_signal)
+        click.echo(
+            f"serving on {server.url}  (/ lists the feeds; /opml, /feeds/all.atom, /healthz)",
+            err=True,
+        )
         while not stop.wait(1.0):
             pass
         server.stop()
+        name = signal.Signals(received[0]).name if received else "a stop"
+        click.echo(f"stopped serving ({name})", err=True)
     finally:
         store.close()
 

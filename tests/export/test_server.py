@@ -124,7 +124,7 @@ def test_routes(client: httpx.Client, path: str, content_type: str) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/",
+        "/index.html",
         "/feeds/all.xml",
         "/feeds/tag/nope.atom",
         "/feeds/tag/Politics.atom",
@@ -138,6 +138,47 @@ def test_routes(client: httpx.Client, path: str, content_type: str) -> None:
 )
 def test_anything_else_is_404(client: httpx.Client, path: str) -> None:
     assert client.get(path).status_code == 404
+
+
+def test_the_index_lists_every_route_and_lets_readers_discover_the_feeds(
+    client: httpx.Client,
+) -> None:
+    from html.parser import HTMLParser
+
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.alternate: dict[str, str] = {}
+            self.anchors: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag == "link" and a.get("rel") == "alternate":
+                self.alternate[a["href"] or ""] = a["type"] or ""
+            elif tag == "a":
+                self.anchors.append(a["href"] or "")
+
+    links = Links()
+    links.feed(response.text)
+    assert links.alternate["/feeds/all.atom"] == "application/atom+xml"
+    assert links.alternate["/feeds/tag/economy.json"] == "application/feed+json"
+    assert "/opml" in links.anchors and "/healthz" in links.anchors
+    # Every link on the page works.
+    for href in {*links.alternate, *links.anchors}:
+        assert client.get(href).status_code in (200, 503), href
+    assert client.head("/").status_code == 200 and client.head("/").content == b""
+
+
+def test_the_index_escapes_tag_labels() -> None:
+    from aggregator.export.server import index_html
+
+    page = index_html({"economy": '<script>alert(1)</script>"'})
+    assert "<script>" not in page and "&lt;script&gt;" in page
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"])
