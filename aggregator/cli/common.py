@@ -133,12 +133,24 @@ def errors_exit() -> Iterator[None]:
         fail(str(exc))
 
 
-def make_plain_console(stderr: bool = False) -> Console:
+# Wide enough that a row of ``feeds`` or a line of ``status`` is never folded when piped.
+PIPED_WIDTH = 1000
+
+
+def make_plain_console(stderr: bool = False, *, wide_when_piped: bool = False) -> Console:
     """The console of the commands other than digest/show/search (which use
-    :func:`aggregator.read.render.make_console`)."""
+    :func:`aggregator.read.render.make_console`).
+
+    ``wide_when_piped``: into a pipe or a file (and COLUMNS unset), lines are not folded at
+    80 columns, as ``ls -l`` does: a URL cut across two lines cannot be grepped or copied."""
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if wide_when_piped and not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=False, width=PIPED_WIDTH)
+    return console
 
 
 def echo_json(value: Any) -> None:

@@ -241,7 +241,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json(status_document(report))
         return
-    console = make_plain_console()
+    console = make_plain_console(wide_when_piped=True)
     for line in status_lines(report):
         console.print(line)
 

@@ -308,7 +308,9 @@ def feeds_cmd(ctx: click.Context, as_json: bool) -> None:
         enabled = {h.url: (config.feed(h.url) or config.feeds[0]).enabled for h in rows}
         echo_json(feeds_document(rows, enabled))
         return
-    make_plain_console().print(feeds_table(rows, ZoneInfo(config.display.timezone)))
+    make_plain_console(wide_when_piped=True).print(
+        feeds_table(rows, ZoneInfo(config.display.timezone))
+    )
 
 
 # -- list --------------------------------------------------------------------------------------

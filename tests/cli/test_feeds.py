@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from pytest_httpserver import HTTPServer
 
 from aggregator.cli.feeds import (
@@ -354,3 +355,31 @@ def test_poll_on_a_terminal_clears_the_bar_before_each_result_line(
         # Each result line starts on a cleared line: "\r\x1b[2K" (then its colour code).
         start = screen.rfind("\r", 0, i)
         assert "\x1b[2K" in screen[start:i] and "polling" not in screen[start:i], screen[start:i]
+
+
+def test_piped_feeds_never_fold_a_long_url(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.clirun import run
+    from tests.sites import Item, rss
+
+    monkeypatch.delenv("AGGREGATOR_DATABASE_URL", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = "/rss/" + "section-" * 12 + "politics.xml"
+    httpserver.expect_request(path).respond_with_data(
+        rss("테스트일보", [Item("g1", "기사", "https://news.test/a/1")]),
+        content_type="application/rss+xml",
+    )
+    url = httpserver.url_for(path)
+    assert len(url) > 120
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: sqlite:///{tmp_path}/t.db\nfetch: {{allow_private_networks: true}}\n"
+        f"feeds:\n  - url: {url}\n    full_text: false\n",
+        encoding="utf-8",
+    )
+    assert run("poll", "--config", str(config)).exit_code == 0
+    out = run("feeds", "--config", str(config))
+    assert out.exit_code == 0, out.output
+    assert any(url in line for line in out.output.splitlines()), out.output
