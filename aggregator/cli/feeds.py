@@ -8,7 +8,9 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -194,7 +196,7 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     bar_console = out if out.is_terminal else err
     with errors_exit(), open_services(config) as services:
         progress = Progress(
-            TextColumn("polling"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -203,7 +205,18 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
             disable=not bar_console.is_terminal,
         )
         with progress:
-            task = progress.add_task("poll", total=len(feeds))
+            task = progress.add_task("feeds", total=len(feeds))
+            # Shown once a feed queues article pages; its total grows as feeds do.
+            pages = progress.add_task("pages", total=0, visible=False)
+            pages_lock = threading.Lock()
+            pages_queued = [0]
+
+            def on_pages(queued: int, done: int) -> None:
+                with pages_lock:  # called from the feed threads
+                    pages_queued[0] += queued
+                    progress.update(pages, total=pages_queued[0], advance=done, visible=True)
+
+            services = replace(services, control=replace(services.control, on_pages=on_pages))
 
             def report(result: FeedUpdateResult) -> None:
                 results.append(result)

@@ -160,11 +160,15 @@ class PageWork:
 @dataclass(frozen=True, slots=True)
 class Control:
     """The clock, the random source of jitter, and the stop signal (set on shutdown: no new
-    page is fetched, waits end, in-flight feeds stop early)."""
+    page is fetched, waits end, in-flight feeds stop early). ``on_pages(queued, done)`` hears
+    of article pages as a feed queues them and as each is fetched and extracted (from the
+    feed threads): a progress display counts pages, not only feeds, since one feed's pages
+    can take minutes."""
 
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     stop: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
+    on_pages: Callable[[int, int], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +333,11 @@ def _articles_for(
             )
     by_key = {item.key: item for item in planned}
     pending = set(futures)
+    on_pages = services.control.on_pages
+    # Pages this feed fetches itself; one another feed fetches is counted there.
+    counted = {f for f, keys in futures.items() if ours.intersection(keys)}
+    if on_pages is not None and counted:
+        on_pages(len(counted), 0)
     while pending:
         done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_COMPLETED)
         if services.control.stop.is_set() and pending:
@@ -336,6 +345,8 @@ def _articles_for(
                 future.cancel()
             raise Interrupted("shutting down")
         for future in done:
+            if on_pages is not None and future in counted:
+                on_pages(0, 1)
             shared = future.result()
             for key in futures[future]:
                 # Another feed may have fetched this page: keep its text, but this entry's

@@ -87,6 +87,32 @@ def test_ingest_stores_full_text_tags_once(
     assert {"world", "economy"} <= set(art.tags)  # feed tag + category alias + rules
 
 
+def test_pages_are_reported_as_queued_and_done(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    from dataclasses import replace
+
+    base = httpserver.url_for("").rstrip("/")
+    # Two section feeds share a page: it is fetched, and counted, once.
+    shared = items(base, 3)
+    url_a = serve_site(httpserver, "/rss/a.xml", shared)
+    url_b = serve_site(httpserver, "/rss/b.xml", [*shared[:1], *items(base, 2, prefix="b")])
+    config = make_config(db_url, [{"url": url_a}, {"url": url_b}])
+    events: list[tuple[int, int]] = []
+    with services(config, extraction_pool) as svc:
+        observed = replace(
+            svc, control=replace(svc.control, on_pages=lambda q, d: events.append((q, d)))
+        )
+        results = poll_feeds(config.feeds, observed)
+        assert svc.store.counts()["articles"] == 5, results
+        queued = sum(q for q, _ in events)
+        done = sum(d for _, d in events)
+        assert queued == done == 5, events
+        events.clear()
+        poll_feeds(config.feeds, observed)  # nothing new: no page, no event
+    assert events == []
+
+
 def test_edited_entry_updates_in_place(
     db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
 ) -> None:
