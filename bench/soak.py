@@ -348,7 +348,8 @@ def stored(database: Path, port_of: dict[str, int]) -> tuple[Counter[tuple[int, 
             "SELECT f.url, e.guid FROM entries e JOIN feeds f ON f.id = e.feed_id"
         ).fetchall()
         twice = conn.execute(
-            "SELECT count(*) FROM (SELECT url FROM articles GROUP BY url HAVING count(*) > 1)"
+            "SELECT count(*) FROM (SELECT url FROM articles WHERE url IS NOT NULL "
+            "GROUP BY url HAVING count(*) > 1)"
         ).fetchone()[0]
     entries: Counter[tuple[int, str]] = Counter()
     for url, entry_guid in rows:

@@ -28,7 +28,7 @@ import codecs
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -45,6 +45,7 @@ from aggregator.ingest.parse.fields import (
     lower_keys,
     unique_strings,
 )
+from aggregator.ingest.parse.windows import windows
 from aggregator.models import ParsedEntry, ParsedFeed
 from aggregator.text.charset import (
     bom_encoding,
@@ -85,10 +86,44 @@ class _Recoded:
 
 def parse_xml_feed(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """An RSS or Atom document (``headers`` lower-cased). Raises ParseError when ``body`` is
-    not a feed (HTML page, error text, empty) or cannot be read at all."""
-    document = parse_feed_document(body, url, headers)
-    _require_feed(document.result, body, url)
-    return _to_parsed_feed(document, url)
+    not a feed (HTML page, error text, empty) or cannot be read at all.
+
+    A document of thousands of items is parsed a window of items at a time (see
+    :mod:`.windows`): the entries are the same, feedparser's memory is that of one window."""
+    if not body.strip():
+        raise ParseError(url, "not a feed: empty body")
+    data, response_headers, recoded = _prepare(body, url, headers)
+    cut = windows(_defuse_char_refs(data))
+    if cut is None:
+        document = _document(data, response_headers, recoded, url)
+        _require_feed(document.result, body, url)
+        return _to_parsed_feed(document, url)
+    # The windows are UTF-8 whatever the document was: say so to feedparser.
+    utf8_headers = {**response_headers, "content-type": "application/xml; charset=utf-8"}
+    first: ParsedFeed | None = None
+    entries: list[ParsedEntry] = []
+    warnings: list[str] = []
+    for window in cut:
+        document = _document(window, utf8_headers, recoded, url)
+        parsed = _to_parsed_feed(document, url)
+        first = first or parsed
+        entries.extend(parsed.entries)
+        warnings.extend(w for w in parsed.warnings if w not in warnings)
+    assert first is not None
+    return replace(first, entries=_unrepeated(entries, warnings), warnings=tuple(warnings))
+
+
+def _unrepeated(entries: list[ParsedEntry], warnings: list[str]) -> tuple[ParsedEntry, ...]:
+    """Entries repeated word for word across windows dropped, as within one document."""
+    seen: set[tuple[str, str | None]] = set()
+    kept: list[ParsedEntry] = []
+    for entry in entries:
+        if (entry.key, entry.link) in seen:
+            warnings.append(f"repeated entry dropped: {entry.key}")
+            continue
+        seen.add((entry.key, entry.link))
+        kept.append(entry)
+    return tuple(kept)
 
 
 def parse_feed_document(
@@ -97,6 +132,14 @@ def parse_feed_document(
     """feedparser's result for ``body``, after the Korean decoding fix. No feed check."""
     if not body.strip():
         raise ParseError(url, "not a feed: empty body")
+    data, response_headers, recoded = _prepare(body, url, headers)
+    return _document(data, response_headers, recoded, url)
+
+
+def _prepare(
+    body: bytes, url: str, headers: Mapping[str, str] | None
+) -> tuple[bytes, dict[str, str], _Recoded | None]:
+    """The bytes and headers feedparser is given, after the Korean decoding fix."""
     lowered = lower_keys(headers)
     recoded = _recode_korean(body, lowered)
     data = recoded.data if recoded else body
@@ -107,6 +150,12 @@ def parse_feed_document(
         response_headers["content-location"] = urljoin(
             url, response_headers.get("content-location", "")
         )
+    return data, response_headers, recoded
+
+
+def _document(
+    data: bytes, response_headers: dict[str, str], recoded: _Recoded | None, url: str
+) -> FeedDocument:
     try:
         result = feedparser.parse(
             io.BytesIO(_defuse_char_refs(data)),
