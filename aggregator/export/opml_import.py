@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from aggregator.config.schema import Config, parse_config
+from aggregator.config.schema import Config, load_yaml, parse_config
 from aggregator.errors import ConfigError, ExportError
 from aggregator.export.opml import OpmlDocument, OpmlFeed
 from aggregator.text.urls import canonicalize_url, is_http_url
@@ -258,7 +258,7 @@ def apply_import(path: Path, plan: ImportPlan, *, note: str) -> None:
         raise ExportError(f"{path}: cannot read: {exc}") from None
     updated = insert_feeds(text, plan.added, note)
     try:
-        config = parse_config(yaml.safe_load(updated), source=str(path))
+        config = parse_config(load_yaml(updated), source=str(path))
     except (yaml.YAMLError, ConfigError) as exc:
         raise ExportError(
             f"{path}: adding the feeds would make the config invalid ({exc}); "
