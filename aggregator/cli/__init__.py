@@ -40,6 +40,7 @@ COMMAND_MODULES: dict[str, str] = {
     "status": "daemon",
     "prune": "daemon",
     "digest": "reading",
+    "browse": "reading",
     "show": "reading",
     "read": "reading",
     "unread": "reading",

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
@@ -33,10 +34,18 @@ from aggregator.cli.common import (
 )
 from aggregator.config.file import display_language
 
-__all__ = ["COMMANDS", "mark_message", "star_message"]
+if TYPE_CHECKING:
+    from aggregator.config.file import ReadingConfig
+    from aggregator.read.browse import Library
+    from aggregator.read.digest import Digest
+    from aggregator.store.reading_sql import Reading
+
+__all__ = ["COMMANDS", "browse_library", "mark_message", "star_message"]
 
 # More rows than this and the digest counts its sections in SQL instead.
 DIGEST_ROW_LIMIT = 5000
+# Stories per section in browse: a reader scrolls, a digest is read at a glance.
+BROWSE_PER_TAG = 300
 
 
 def mark_message(changed: int, asked: int, *, read: bool, missing: Sequence[int] = ()) -> str:
@@ -92,11 +101,10 @@ def digest_cmd(
 
     Example: aggregator digest --since last --tag politics --format markdown
     """
-    from aggregator.read.digest import LAST_DIGEST_STATE_KEY, build_digest, section_order
+    from aggregator.read.digest import LAST_DIGEST_STATE_KEY
     from aggregator.read.render import make_console, render_json, render_markdown, render_text
 
     config = load_reading(ctx)
-    language = display_language(config.language)
     check_tags(config, tags)
     feed_urls = []
     for url in feeds:
@@ -106,44 +114,7 @@ def digest_cmd(
         feed_urls.append(feed)
     now = datetime.now(UTC)
     with open_reading(config) as store, errors_exit():
-        since = parse_since_option(config.timezone, since_value, store, now)
-        assert since is not None
-        rows = store.digest_rows(
-            since,
-            tags=tags,
-            feeds=feed_urls,
-            limit=DIGEST_ROW_LIMIT,
-            by_first_seen=is_last(since_value),
-            with_text=False,
-        )
-        # A long period has more articles than the digest loads: count them in SQL.
-        counts = (
-            store.digest_counts(
-                since,
-                tag_order=section_order(list(config.tags), tags),
-                tags=tags,
-                feeds=feed_urls,
-                by_first_seen=is_last(since_value),
-            )
-            if len(rows) >= DIGEST_ROW_LIMIT
-            else None
-        )
-        build = partial(
-            build_digest,
-            now=now,
-            tz=ZoneInfo(config.timezone),
-            tag_order=section_order(list(config.tags), tags),
-            tag_labels=tag_labels(config, language),
-            language=language,
-            since=since,
-            limit_per_tag=limit,
-            counts=counts,
-            stories=store.story_info([row.id for row in rows]),
-        )
-        # Built twice: first to learn which stories make it in, then with the openings of
-        # just their texts loaded for the leads (a day has thousands of articles).
-        shown = [story.id for section in build(rows).sections for story in section.stories]
-        digest = build(store.with_text(rows, shown))
+        digest = _digest(config, store, since_value, tags, feed_urls, limit, now)
         if fmt == "json":
             click.echo(render_json(digest))
         elif fmt == "markdown":
@@ -153,6 +124,117 @@ def digest_cmd(
         # A narrowed digest (one tag, one feed) is not "the" digest: it leaves "last" be.
         if not tags and not feeds:
             store.set_state(LAST_DIGEST_STATE_KEY, now.isoformat())
+
+
+def _digest(
+    config: ReadingConfig,
+    store: Reading,
+    since_value: str,
+    tags: Sequence[str],
+    feed_urls: Sequence[str],
+    limit: int,
+    now: datetime,
+) -> Digest:
+    """The digest of ``digest`` and ``browse``, from the reading queries."""
+    from aggregator.read.digest import build_digest, section_order
+
+    language = display_language(config.language)
+    since = parse_since_option(config.timezone, since_value, store, now)
+    assert since is not None
+    rows = store.digest_rows(
+        since,
+        tags=tags,
+        feeds=feed_urls,
+        limit=DIGEST_ROW_LIMIT,
+        by_first_seen=is_last(since_value),
+        with_text=False,
+    )
+    # A long period has more articles than the digest loads: count them in SQL.
+    counts = (
+        store.digest_counts(
+            since,
+            tag_order=section_order(list(config.tags), tags),
+            tags=tags,
+            feeds=feed_urls,
+            by_first_seen=is_last(since_value),
+        )
+        if len(rows) >= DIGEST_ROW_LIMIT
+        else None
+    )
+    build = partial(
+        build_digest,
+        now=now,
+        tz=ZoneInfo(config.timezone),
+        tag_order=section_order(list(config.tags), tags),
+        tag_labels=tag_labels(config, language),
+        language=language,
+        since=since,
+        limit_per_tag=limit,
+        counts=counts,
+        stories=store.story_info([row.id for row in rows]),
+    )
+    # Built twice: first to learn which stories make it in, then with the openings of
+    # just their texts loaded for the leads (a day has thousands of articles).
+    shown = [story.id for section in build(rows).sections for story in section.stories]
+    return build(store.with_text(rows, shown))
+
+
+# -- browse ----------------------------------------------------------------------------------
+
+
+@click.command("browse")
+@click.option(
+    "--since",
+    "since_value",
+    default="24h",
+    show_default=True,
+    help="24h, 7d, a date (2026-11-25), or 'last' (since the previous digest).",
+)
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only these tags (repeatable).")
+@config_option
+@click.pass_context
+def browse_cmd(ctx: click.Context, since_value: str, tags: tuple[str, ...]) -> None:
+    """Read interactively: tag sections, their stories, an article's full text.
+
+    Keys as in newsboat: j/k move, Enter opens, n next unread, r read/unread, s star,
+    / search, t pick a tag, o open the link in a browser, q back (quit from the sections).
+
+    Example: aggregator browse --since last
+    """
+    import webbrowser
+
+    from aggregator.read.browse import BrowseApp
+
+    config = load_reading(ctx)
+    check_tags(config, tags)
+    if not sys.stdout.isatty():
+        fail("browse is interactive: run it in a terminal (for a script: digest, list, show)")
+    with open_reading(config) as store, errors_exit():
+        BrowseApp(browse_library(config, store, since_value, tags, webbrowser.open)).run()
+
+
+def browse_library(
+    config: ReadingConfig,
+    store: Reading,
+    since_value: str,
+    tags: Sequence[str],
+    open_link: Callable[[str], bool],
+) -> Library:
+    """What ``browse`` reads and changes, over the reading queries."""
+    from aggregator.read.browse import Library
+
+    return Library(
+        digest=lambda: _digest(
+            config, store, since_value, tags, (), BROWSE_PER_TAG, datetime.now(UTC)
+        ),
+        article=store.article,
+        mark_read=lambda ids, read: store.mark_read(ids, read),
+        set_starred=store.set_starred,
+        search=lambda query: store.search(query, tags=tags, limit=100),
+        open_link=open_link,
+        tag_labels=tag_labels(config, display_language(config.language)),
+        timezone=ZoneInfo(config.timezone),
+    )
 
 
 # -- show / read / unread / star -----------------------------------------------------------
@@ -312,6 +394,7 @@ def search_cmd(
 # What this module adds to the `cli` group (aggregator/cli/__init__.py).
 COMMANDS: tuple[click.Command, ...] = (
     digest_cmd,
+    browse_cmd,
     show_cmd,
     read_cmd,
     unread_cmd,

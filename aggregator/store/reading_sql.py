@@ -316,6 +316,17 @@ class Reading:
                     )
         return changed
 
+    def set_starred(self, article_ids: Sequence[int], starred: bool) -> int:
+        """Star (retention keeps them forever) or unstar; returns how many exist."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return 0
+        with self.sql.transaction(write=True):
+            return self.sql.execute(
+                "UPDATE articles SET starred = :starred WHERE id IN (:ids)",
+                {"starred": starred, "ids": ids},
+            )
+
     def get_state(self, key: str) -> str | None:
         with self.sql.transaction():
             row = self.sql.one("SELECT value FROM state WHERE key = :key", {"key": key})
