@@ -6,9 +6,9 @@ Routes, and nothing else (404; 405 for methods other than GET and HEAD)::
     /feeds/all.{atom,rss,json}         the newest ``export.limit`` articles
     /feeds/tag/<tag>.{atom,rss,json}   the same, of one configured tag
     /healthz                           database reachable, daemon heartbeat age (200/503 JSON)
-    /                                  an HTML index of the above, with feed autodiscovery
-                                       links, so that a reader given the server's address
-                                       finds the feeds
+    /                                  the last day's stories by tag, linking their pages and
+                                       every feed (with autodiscovery links), no script
+    /articles/<id>                     one article's clean text, under its republish policy
 
 Every feed answer carries a weak ETag and Last-Modified computed without rendering
 (:class:`aggregator.export.service.Exporter`); ``If-None-Match`` (or, without it,
@@ -35,10 +35,9 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +60,17 @@ GZIP_MIN_BYTES = 512
 CACHE_CONTROL = "public, max-age=60"
 
 _FEED = re.compile(r"^/feeds/all\.(atom|rss|json)$")
+_ARTICLE = re.compile(r"^/articles/([1-9][0-9]{0,17})$")
+_PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Cache-Control": "no-cache",
+    # No script, no frame, nothing fetched but the articles' own images.
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+}
 _TAG_FEED = re.compile(r"^/feeds/tag/([a-z0-9][a-z0-9_-]{0,63})\.(atom|rss|json)$")
 
 
@@ -111,41 +121,6 @@ def _not_modified_since(header: str, last_modified: datetime | None) -> bool:
     return last_modified.replace(microsecond=0) <= since
 
 
-_FORMATS = (
-    ("atom", "application/atom+xml", "Atom"),
-    ("rss", "application/rss+xml", "RSS"),
-    ("json", "application/feed+json", "JSON Feed"),
-)
-
-
-def index_html(labels: Mapping[str, str]) -> str:
-    """The ``/`` page: every route as a link, and ``<link rel="alternate">`` autodiscovery
-    for the all-articles and tag feeds (what Miniflux, FreshRSS and browsers look for). Tag
-    labels come from the config and are escaped like any other text."""
-    feeds = [("/feeds/all", "모든 기사 · all articles")] + [
-        (f"/feeds/tag/{escape(tag)}", label) for tag, label in labels.items()
-    ]
-    discovery = "".join(
-        f'<link rel="alternate" type="{mime}" title="{escape(title)} ({name})" '
-        f'href="{path}.{ext}">\n'
-        for path, title in feeds
-        for ext, mime, name in _FORMATS
-    )
-    rows = "".join(
-        f"<li>{escape(title)}: "
-        + " · ".join(f'<a href="{path}.{ext}">{name}</a>' for ext, _, name in _FORMATS)
-        + "</li>\n"
-        for path, title in feeds
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="ko"><head><meta charset="utf-8">\n'
-        "<title>aggregator</title>\n"
-        f"{discovery}</head><body>\n<h1>aggregator</h1>\n<ul>\n{rows}</ul>\n"
-        '<p><a href="/opml">OPML</a> (every feed, by tag) · '
-        '<a href="/healthz">/healthz</a></p>\n</body></html>\n'
-    )
-
-
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -183,14 +158,16 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/healthz":
                 self._healthz(head)
                 return
+            page: bytes | None = None
             if path == "/":
-                headers = {
-                    "Content-Type": "text/html; charset=utf-8",
-                    "Cache-Control": "no-store",
-                    # Nothing to run, fetch or frame: a page of links.
-                    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-                }
-                self._send(200, app.index_page(), headers, head=head)
+                page = app.exporter.render_index(app.clock())
+            elif match := _ARTICLE.match(path):
+                page = app.exporter.render_article_page(int(match.group(1)))
+                if page is None:
+                    self._send_small(404, "not found (not among the exported articles)\n")
+                    return
+            if page is not None:
+                self._send(200, page, _PAGE_HEADERS, head=head)
                 return
             found: tuple[Callable[[], Validator], Callable[[Validator], Rendered]] | None = None
             if path == "/opml":
@@ -330,11 +307,6 @@ class _App:
         self.clock = clock
         self._gzip: dict[str, bytes] = {}
         self._lock = threading.Lock()
-
-    def index_page(self) -> bytes:
-        from aggregator.export.items import tag_labels
-
-        return index_html(tag_labels(self.exporter.config)).encode("utf-8")
 
     def feed(
         self, tag: str | None, fmt: str

@@ -28,7 +28,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aggregator.config.schema import Config
@@ -242,6 +242,52 @@ class Exporter:
             self_url=self._self_url(selection, fmt),
         )
         return Rendered(render(fmt, meta, items), CONTENT_TYPES[fmt], validator)
+
+    # -- HTML pages -----------------------------------------------------------------------
+
+    def _page_items(self, since: datetime | None) -> list[ExportItem]:
+        _, feeds, articles = self.store.export_rows(
+            tags=(), since=since, limit=self.config.export.limit
+        )
+        with self._items_lock:
+            steps = self.steps
+            if self.config.export.collapse_stories:
+                steps = (*steps, self._collapse_stories)
+            items = build_items(articles, feeds, self.config, steps=steps, cache=self._items)
+            while len(self._items) > self._item_entries:
+                self._items.popitem(last=False)
+            return items
+
+    def render_index(self, now: datetime) -> bytes:
+        """``/``: the last day's stories by tag (the newest ``export.limit`` when the day
+        had none), linking each article's page, and every feed."""
+        from zoneinfo import ZoneInfo
+
+        from aggregator.export.pages import index_html
+
+        items = self._page_items(now - timedelta(days=1)) or self._page_items(None)
+        tz = ZoneInfo(self.config.display.timezone)
+        return index_html(
+            items,
+            tag_labels(self.config),
+            title=self.config.export.title,
+            heading=f"{self.config.export.title} · {now.astimezone(tz):%Y-%m-%d}",
+            tz=tz,
+        ).encode("utf-8")
+
+    def render_article_page(self, article_id: int) -> bytes | None:
+        """``/articles/ID`` for an article among the newest ``export.limit`` (those the
+        index and the feeds link), under the feed's republish policy; None for others."""
+        from zoneinfo import ZoneInfo
+
+        from aggregator.export.pages import article_html
+
+        for item in self._page_items(None):
+            if item.article_id == article_id:
+                tz = ZoneInfo(self.config.display.timezone)
+                page = article_html(item, site_title=self.config.export.title, tz=tz)
+                return page.encode("utf-8")
+        return None
 
     # -- OPML -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -140,45 +141,80 @@ def test_anything_else_is_404(client: httpx.Client, path: str) -> None:
     assert client.get(path).status_code == 404
 
 
-def test_the_index_lists_every_route_and_lets_readers_discover_the_feeds(
-    client: httpx.Client,
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.alternate: dict[str, str] = {}
+        self.anchors: list[str] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        a = dict(attrs)
+        if tag == "link" and a.get("rel") == "alternate":
+            self.alternate[a["href"] or ""] = a["type"] or ""
+        elif tag == "a":
+            self.anchors.append(a["href"] or "")
+
+
+def _links(html: str) -> _Links:
+    links = _Links()
+    links.feed(html)
+    return links
+
+
+def test_the_index_is_the_day_by_tag_with_article_pages_and_feeds(
+    store: SqlStore, server: FeedServer
 ) -> None:
-    from html.parser import HTMLParser
-
-    response = client.get("/")
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert "default-src 'none'" in response.headers["content-security-policy"]
-
-    class Links(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.alternate: dict[str, str] = {}
-            self.anchors: list[str] = []
-
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            a = dict(attrs)
-            if tag == "link" and a.get("rel") == "alternate":
-                self.alternate[a["href"] or ""] = a["type"] or ""
-            elif tag == "a":
-                self.anchors.append(a["href"] or "")
-
-    links = Links()
-    links.feed(response.text)
-    assert links.alternate["/feeds/all.atom"] == "application/atom+xml"
-    assert links.alternate["/feeds/tag/economy.json"] == "application/feed+json"
-    assert "/opml" in links.anchors and "/healthz" in links.anchors
-    # Every link on the page works.
-    for href in {*links.alternate, *links.anchors}:
-        assert client.get(href).status_code in (200, 503), href
-    assert client.head("/").status_code == 200 and client.head("/").content == b""
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:
+        response = client.get("/")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "script" not in policy
+        page = response.text
+        links = _links(page)
+        assert "script" not in links.tags and "iframe" not in links.tags
+        assert "헌재, 선고 기일 지정" in page and "<h2>정치" in page
+        assert "\x1b" not in page
+        assert links.alternate["/feeds/all.atom"] == "application/atom+xml"
+        assert links.alternate["/feeds/tag/economy.json"] == "application/feed+json"
+        articles = [href for href in links.anchors if href.startswith("/articles/")]
+        assert len(articles) >= 3
+        # Every link on the page works.
+        for href in {*links.alternate, *links.anchors}:
+            assert client.get(href).status_code in (200, 503), href
+        assert client.head("/").status_code == 200 and client.head("/").content == b""
 
 
-def test_the_index_escapes_tag_labels() -> None:
-    from aggregator.export.server import index_html
+def test_article_pages_follow_the_republish_policy(store: SqlStore, server: FeedServer) -> None:
+    ids = {a.title[:6]: a.id for a in store.list_articles(limit=100)}
+    with httpx.Client(base_url=server.url, trust_env=False, timeout=10) as client:
+        full = client.get(f"/articles/{ids['국회, 내년']}")
+        assert full.status_code == 200
+        assert "<script" not in full.text.lower() and "onerror" not in full.text.lower()
+        assert 'href="https://www.yna.co.kr/view/1"' in full.text
+        summary = client.get(f"/articles/{ids['헌재, 선고']}").text
+        assert "선고 기일" in summary and DEEP_SENTENCE not in summary  # summary only
+        link_only = client.get(f"/articles/{ids['링크만 허용']}").text
+        assert 'href="https://link.example/3"' in link_only and "<article>" not in link_only
+        assert client.get("/articles/999999").status_code == 404
+        assert client.get("/articles/0").status_code == 404
 
-    page = index_html({"economy": '<script>alert(1)</script>"'})
-    assert "<script>" not in page and "&lt;script&gt;" in page
+
+def test_the_index_escapes_feed_text() -> None:
+    from zoneinfo import ZoneInfo
+
+    from aggregator.export.pages import index_html
+
+    page = index_html(
+        [],
+        {"economy": '<script>alert(1)</script>"'},
+        title="t",
+        heading="<b>h</b>",
+        tz=ZoneInfo("UTC"),
+    )
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>h</b>" not in page
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"])
