@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import signal
 import socket
 import time
@@ -433,3 +434,51 @@ def test_daemon_serves_and_writes_the_export_dir(db_url: str, tmp_path: Path) ->
             time.sleep(0.1)
         else:
             pytest.fail("the server still accepts connections after the daemon stopped")
+
+
+def _chromium() -> str:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.skip("no chromium (Debian package chromium; .ci/run installs it)")
+    return found
+
+
+def _in_chromium(url: str, profile: Path) -> tuple[str, list[str]]:
+    """The page's DOM after Chromium loaded it headless, and what its console said."""
+    import subprocess
+
+    done = subprocess.run(
+        [
+            _chromium(),
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return done.stdout, console
+
+
+def test_the_pages_render_in_a_real_browser_without_console_errors(
+    store: SqlStore, server: FeedServer, tmp_path: Path
+) -> None:
+    dom, console = _in_chromium(server.url + "/", tmp_path / "profile")
+    assert "헌재, 선고 기일 지정" in dom and "정치" in dom and "/feeds/all.atom" in dom
+    assert console == [], console
+    first = re.search(r'href="(/articles/\d+)"', dom)
+    assert first is not None
+    dom, console = _in_chromium(server.url + first.group(1), tmp_path / "profile")
+    assert "원문" in dom and console == [], console
