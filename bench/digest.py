@@ -9,6 +9,8 @@ ones likewise), each article with 1-2 tags of the 9 default tags, then times who
 - ``aggregator search 정책`` (a two-syllable Korean term)      goal <= 300 ms
 - ``aggregator show ID --no-pager`` (stdout to a pipe)        goal <= 250 ms
 - ``aggregator --help``                                       goal <= 200 ms
+- ``aggregator browse --since 24h`` on an 80x24 pseudo-terminal, until its first screen
+  shows the sections (the day's date in the header)             goal <= 400 ms
 
 The schema is the project's own (``SqlStore.open`` runs the migrations; the feeds are added with
 ``SqlStore.sync_feeds``). The bulk rows then go in with plain SQL (executemany, large
@@ -59,7 +61,7 @@ CHUNK = 5_000  # articles per worker task
 COMMIT_EVERY = 50_000  # articles per build transaction
 SECOND_ENTRY = 0.15  # share of articles also carried by a second feed of the same outlet
 SECOND_TAG = 0.30  # share of articles with a second tag
-GOALS_MS = {"digest": 300, "search": 300, "show": 250, "help": 200}
+GOALS_MS = {"digest": 300, "search": 300, "show": 250, "help": 200, "browse": 400}
 
 # -- the configuration: 9 default tags, 50 feeds ------------------------------------------------
 
@@ -1101,6 +1103,50 @@ def time_command(
     return statistics.median(times), times, first
 
 
+def time_browse(
+    cmd: list[str], runs: int
+) -> tuple[float, list[float], subprocess.CompletedProcess[str]]:
+    """Start ``browse`` on a pseudo-terminal of 80x24; the time until its first screen
+    carries the sections (the date heading in the header), then quit it with q."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import termios
+
+    def once() -> tuple[float, int, str]:
+        started = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the command on the terminal
+            os.environ["TERM"] = "xterm-256color"
+            os.execv(cmd[0], cmd)
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        seen = b""
+        shown_at: float | None = None
+        deadline = started + 60
+        while time.perf_counter() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                seen += chunk
+                plain = re.sub(rb"\x1b\[[0-9;?<>]*[A-Za-z]", b"", seen)
+                if shown_at is None and "요일".encode() in plain:
+                    shown_at = time.perf_counter()
+                    os.write(fd, b"q")
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        elapsed = (shown_at or time.perf_counter()) - started
+        return elapsed, os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+    _, code, output = once()  # warm-up
+    times = [once()[0] for _ in range(runs)]
+    return statistics.median(times), times, subprocess.CompletedProcess(cmd, code, output, "")
+
+
 def _pad(text: str, cells: int) -> str:
     import unicodedata
 
@@ -1184,6 +1230,8 @@ def main() -> None:
         results = {}
         for name, cmd in commands.items():
             results[name] = time_command(cmd, args.runs)
+        results["browse"] = time_browse([*base, "browse", "--since", "24h"], args.runs)
+        labels["browse"] = "browse --since 24h"
 
         print(f"database               : {db_path}")
         print(
@@ -1231,7 +1279,10 @@ def main() -> None:
             f"title {'found' if show_title in show_out else 'NOT found'} in the output"
         )
         print(_first_lines(show_out, 6))
+        print(f"  browse: exit {results['browse'][2].returncode} after q")
         for name, (_, _, proc) in results.items():
+            if name == "browse":
+                continue
             if proc.returncode != 0 or proc.stderr.strip():
                 print(f"  {name} stderr: {proc.stderr.strip()[:500]}")
     finally:

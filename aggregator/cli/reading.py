@@ -219,14 +219,13 @@ def browse_library(
     since_value: str,
     tags: Sequence[str],
     open_link: Callable[[str], bool],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Library:
     """What ``browse`` reads and changes, over the reading queries."""
     from aggregator.read.browse import Library
 
     return Library(
-        digest=lambda: _digest(
-            config, store, since_value, tags, (), BROWSE_PER_TAG, datetime.now(UTC)
-        ),
+        digest=lambda: _digest(config, store, since_value, tags, (), BROWSE_PER_TAG, clock()),
         article=store.article,
         mark_read=lambda ids, read: store.mark_read(ids, read),
         set_starred=store.set_starred,

@@ -21,7 +21,8 @@ from aggregator.read.browse import ArticleScreen, BrowseApp, StoriesScreen
 from aggregator.store.sql import SqlStore
 from tests.store.test_sql import article, entry, write
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+# Fixed, so that the screens (times, "N minutes ago") are the same at every run.
+NOW = datetime(2026, 12, 2, 0, 30, tzinfo=UTC)
 F = TypeVar("F", bound=Callable[..., Coroutine[Any, Any, None]])
 
 
@@ -83,7 +84,11 @@ def library(tmp_path: Path) -> Iterator[tuple[Any, list[str], Path]]:
         return True
 
     with open_reading(config) as reading:
-        yield browse_library(config, reading, "7d", (), open_link), opened, tmp_path
+        yield (
+            browse_library(config, reading, "7d", (), open_link, clock=lambda: NOW),
+            opened,
+            tmp_path,
+        )
 
 
 def _state(tmp_path: Path) -> dict[str, tuple[bool, bool]]:
@@ -221,3 +226,35 @@ def test_browse_outside_a_terminal_says_what_to_use(
     assert result.exit_code == 2, result.output
     assert "run it in a terminal" in result.output and "digest" in result.output
     assert not (tmp_path / "t.db").exists()
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@run_async
+async def test_screens_match_their_snapshots(library: Any, size: tuple[int, int]) -> None:
+    """The sections, a section's stories and an article, as SVG screenshots compared with
+    tests/read/snapshots/ (AGGREGATOR_UPDATE_SNAPSHOTS=1 writes them anew; look at them
+    in a browser before committing)."""
+    import os
+
+    lib, _, _ = library
+    app = BrowseApp(lib)
+    screens = {}
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screens["sections"] = app.export_screenshot(title="sections")
+        await pilot.press("enter")
+        await pilot.pause()
+        screens["stories"] = app.export_screenshot(title="stories")
+        await pilot.press("enter")
+        await pilot.pause()
+        screens["article"] = app.export_screenshot(title="article")
+    for name, svg in screens.items():
+        path = SNAPSHOTS / f"browse-{name}-{size[0]}x{size[1]}.svg"
+        if os.environ.get("AGGREGATOR_UPDATE_SNAPSHOTS") == "1":
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(svg, encoding="utf-8")
+        assert path.exists(), f"no snapshot {path.name}: run with AGGREGATOR_UPDATE_SNAPSHOTS=1"
+        assert svg == path.read_text(encoding="utf-8"), f"{path.name} changed"
