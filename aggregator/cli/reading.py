@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "browse_library", "mark_message", "star_message"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 # More rows than this and the digest counts its sections in SQL instead.
 DIGEST_ROW_LIMIT = 5000
 # Stories per section in browse: a reader scrolls, a digest is read at a glance.
@@ -62,18 +64,25 @@ def star_message(changed: int, asked: int, *, undo: bool) -> str:
     return f"{'unstarred' if undo else 'starred'} {changed} of {asked} articles"
 
 
+def since_and_tags(func: F) -> F:
+    """``--since`` and ``--tag``, as digest and browse take them."""
+    func = click.option(
+        "--tag", "tags", multiple=True, metavar="TAG", help="Only these tags (repeatable)."
+    )(func)
+    return click.option(
+        "--since",
+        "since_value",
+        default="24h",
+        show_default=True,
+        help="24h, 7d, a date (2026-11-25), or 'last' (since the previous digest).",
+    )(func)
+
+
 # -- digest --------------------------------------------------------------------------------
 
 
 @click.command("digest")
-@click.option(
-    "--since",
-    "since_value",
-    default="24h",
-    show_default=True,
-    help="24h, 7d, a date (2026-11-25), or 'last' (since the previous digest).",
-)
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only these tags (repeatable).")
+@since_and_tags
 @click.option(
     "--feed", "feeds", multiple=True, metavar="URL", help="Only these feeds (repeatable)."
 )
@@ -183,14 +192,7 @@ def _digest(
 
 
 @click.command("browse")
-@click.option(
-    "--since",
-    "since_value",
-    default="24h",
-    show_default=True,
-    help="24h, 7d, a date (2026-11-25), or 'last' (since the previous digest).",
-)
-@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Only these tags (repeatable).")
+@since_and_tags
 @config_option
 @click.pass_context
 def browse_cmd(ctx: click.Context, since_value: str, tags: tuple[str, ...]) -> None:

@@ -218,13 +218,7 @@ class Exporter:
             tags=selection.tags, since=selection.since, limit=selection.limit
         )
         validator = self._feed_validator(selection, fmt, stamp, feeds)
-        with self._items_lock:
-            steps = self.steps
-            if self.config.export.collapse_stories:
-                steps = (*steps, self._collapse_stories)
-            items = build_items(articles, feeds, self.config, steps=steps, cache=self._items)
-            while len(self._items) > self._item_entries:
-                self._items.popitem(last=False)
+        items = self._build_items(articles, feeds)
         labels = tag_labels(self.config)
         title = self.config.export.title
         if selection.tags:
@@ -245,10 +239,10 @@ class Exporter:
 
     # -- HTML pages -----------------------------------------------------------------------
 
-    def _page_items(self, since: datetime | None) -> list[ExportItem]:
-        _, feeds, articles = self.store.export_rows(
-            tags=(), since=since, limit=self.config.export.limit
-        )
+    def _build_items(
+        self, articles: Sequence[ExportArticle], feeds: dict[int, ExportFeed]
+    ) -> list[ExportItem]:
+        """The export items of ``articles`` (feeds and pages alike), through the item cache."""
         with self._items_lock:
             steps = self.steps
             if self.config.export.collapse_stories:
@@ -257,6 +251,12 @@ class Exporter:
             while len(self._items) > self._item_entries:
                 self._items.popitem(last=False)
             return items
+
+    def _page_items(self, since: datetime | None) -> list[ExportItem]:
+        _, feeds, articles = self.store.export_rows(
+            tags=(), since=since, limit=self.config.export.limit
+        )
+        return self._build_items(articles, feeds)
 
     def render_index(self, now: datetime) -> bytes:
         """``/``: the last day's stories by tag (the newest ``export.limit`` when the day
