@@ -102,15 +102,31 @@ class DaemonQueries(SearchQueries):
                     or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
                 )
             ).all()
+            spread = 0
             for feed_id, next_check_at, interval, last_checked in rows:
                 # A feed never polled (a new install, a feed just added) starts within a
                 # minute; overdue feeds spread over up to their own interval.
                 seconds = 60 if last_checked is None else interval or 300
                 when = pick(next_check_at, timedelta(seconds=seconds))
-                session.execute(
-                    update(FeedRow).where(FeedRow.id == feed_id).values(next_check_at=when)
+                # Only if nobody claimed or polled the feed since it was read: another
+                # instance may have, and its next check must not be overwritten by a time
+                # picked from the old one (it made that feed due again at once).
+                unchanged = (
+                    FeedRow.next_check_at.is_(None)
+                    if next_check_at is None
+                    else FeedRow.next_check_at == next_check_at
                 )
-        return len(rows)
+                result = session.execute(
+                    update(FeedRow)
+                    .where(
+                        FeedRow.id == feed_id,
+                        unchanged,
+                        or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
+                    )
+                    .values(next_check_at=when)
+                )
+                spread += int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return spread
 
     # -- claiming -----------------------------------------------------------------------------
 

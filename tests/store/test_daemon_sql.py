@@ -70,3 +70,40 @@ def test_a_feed_in_flight_is_never_claimed_again_by_its_poller(store: SqlStore) 
 def test_per_host_limit_counts_the_hosts_already_busy(store: SqlStore) -> None:
     feeds(store, "https://a.example/1", "https://a.example/2", "https://a.example/3")
     assert len(claim(store, "one", NOW, per_host=2, busy_hosts={"a.example": 1})) == 1
+
+
+def test_the_startup_spread_never_overwrites_a_feed_another_instance_just_polled(
+    store: SqlStore, db_url: str
+) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("one daemon per SQLite file (an OS lock): no other instance to race with")
+    ids = feeds(store, "https://a.example/rss", "https://b.example/rss")
+    other = SqlStore.open(db_url)
+    polled_next = NOW + timedelta(seconds=300)
+
+    def pick(_when: datetime | None, _interval: timedelta) -> datetime:
+        # Between the spread's read and its write, another daemon claims feed a and, its
+        # poll done, stores its next check.
+        if not claimed:
+            claimed.extend(claim(other, "other", NOW))
+            with other._write() as session:
+                from sqlalchemy import update
+
+                from aggregator.store.tables import FeedRow
+
+                session.execute(
+                    update(FeedRow)
+                    .where(FeedRow.id == ids["https://a.example/rss"])
+                    .values(next_check_at=polled_next, lease_owner=None, lease_until=None)
+                )
+        return NOW + timedelta(seconds=1)
+
+    claimed: list[str] = []
+    try:
+        spread = store.spread_overdue(NOW, pick)
+    finally:
+        other.close()
+    assert claimed, "the race was not staged"
+    state = store.feed_state("https://a.example/rss")
+    assert state is not None and state.next_check_at == polled_next
+    assert spread < 2
