@@ -89,6 +89,12 @@ def _story_line(story: DigestStory, read: bool) -> Text:
     return line
 
 
+def _place(view: ListView, index: int) -> None:
+    """Put the cursor back where it was once a refilled list is mounted, and focus it."""
+    view.index = index
+    view.focus()
+
+
 class _Keys(ListView):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -136,12 +142,7 @@ class SectionsScreen(Screen[None]):
         if not digest.sections:
             view.append(_Row(Text("No stories in this period."), None))
         count = max(1, len(digest.sections))
-        self.call_after_refresh(self._place, view, min(index or 0, count - 1))
-
-    @staticmethod
-    def _place(view: ListView, index: int) -> None:
-        view.index = index
-        view.focus()
+        self.call_after_refresh(_place, view, min(index or 0, count - 1))
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, _Row) and isinstance(event.item.value, DigestSection):
@@ -198,7 +199,7 @@ class StoriesScreen(Screen[None]):
         for story in self.section.stories:
             view.append(_Row(_story_line(story, story.id in app.read_ids), story))
         place = min(index or 0, max(0, len(self.section.stories) - 1))
-        self.call_after_refresh(SectionsScreen._place, view, place)
+        self.call_after_refresh(_place, view, place)
 
     def _selected(self) -> DigestStory | None:
         item = self.query_one("#stories", ListView).highlighted_child

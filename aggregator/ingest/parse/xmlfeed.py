@@ -93,7 +93,7 @@ def parse_xml_feed(body: bytes, url: str, headers: Mapping[str, str] | None = No
     if not body.strip():
         raise ParseError(url, "not a feed: empty body")
     data, response_headers, recoded = _prepare(body, url, headers)
-    cut = windows(_defuse_char_refs(data))
+    cut = windows(data)
     if cut is None:
         document = _document(data, response_headers, recoded, url)
         _require_feed(document.result, body, url)
@@ -114,7 +114,9 @@ def parse_xml_feed(body: bytes, url: str, headers: Mapping[str, str] | None = No
 
 
 def _unrepeated(entries: list[ParsedEntry], warnings: list[str]) -> tuple[ParsedEntry, ...]:
-    """Entries repeated word for word across windows dropped, as within one document."""
+    """Feeds repeat items word for word; those go (within a document or across its windows),
+    each said in ``warnings``. Items that merely share a guid (some feeds give every item the
+    same one) stay: the pipeline tells them apart."""
     seen: set[tuple[str, str | None]] = set()
     kept: list[ParsedEntry] = []
     for entry in entries:
@@ -139,10 +141,11 @@ def parse_feed_document(
 def _prepare(
     body: bytes, url: str, headers: Mapping[str, str] | None
 ) -> tuple[bytes, dict[str, str], _Recoded | None]:
-    """The bytes and headers feedparser is given, after the Korean decoding fix."""
+    """The bytes and headers feedparser is given, after the Korean decoding fix, with the
+    character references that crash feedparser defused (once: windows are cut from them)."""
     lowered = lower_keys(headers)
     recoded = _recode_korean(body, lowered)
-    data = recoded.data if recoded else body
+    data = _defuse_char_refs(recoded.data if recoded else body)
     response_headers = dict(recoded.headers if recoded else lowered)
     # feedparser resolves relative links in content against Content-Location. Only added to
     # real HTTP headers: any header at all makes feedparser apply HTTP's charset defaults.
@@ -158,7 +161,7 @@ def _document(
 ) -> FeedDocument:
     try:
         result = feedparser.parse(
-            io.BytesIO(_defuse_char_refs(data)),
+            io.BytesIO(data),
             response_headers=response_headers,
             sanitize_html=True,
             resolve_relative_uris=True,
@@ -325,21 +328,11 @@ def _to_parsed_feed(document: FeedDocument, url: str) -> ParsedFeed:
     version = result.get("version") or ""
     if not version:
         warnings.append("unknown feed format: entries found, but no RSS/Atom root element")
-    entries: list[ParsedEntry] = []
-    seen: set[tuple[str, str | None]] = set()
-    for raw in result.get("entries", []):
-        entry = _to_entry(raw, url)
-        # Feeds repeat items word for word; those go. Items that merely share a guid
-        # (some feeds give every item the same one) stay: the pipeline tells them apart.
-        if (entry.key, entry.link) in seen:
-            warnings.append(f"repeated entry dropped: {entry.key}")
-            continue
-        seen.add((entry.key, entry.link))
-        entries.append(entry)
+    entries = _unrepeated([_to_entry(raw, url) for raw in result.get("entries", [])], warnings)
     return ParsedFeed(
         title=clean_text(feed.get("title", ""), _is_html(feed.get("title_detail"))),
         link=canonical_link(url, feed.get("link")),
-        entries=tuple(entries),
+        entries=entries,
         kind=_kind(version),
         description=clean_html(feed.get("subtitle", "")),
         language=(feed.get("language") or "").strip() or None,
