@@ -207,8 +207,9 @@ def import_opml(ctx: click.Context, file: str, tags: tuple[str, ...], dry_run: b
 @config_option
 @click.pass_context
 def serve_cmd(ctx: click.Context, listen: str | None, allow_remote: bool) -> None:
-    """Serve the exports over read-only HTTP: /opml, /feeds/all.atom, /feeds/tag/TAG.rss,
-    /healthz. Loopback only unless told otherwise.
+    """Serve the exports over read-only HTTP: / (the day's stories, for a browser),
+    /articles/ID, /opml, /feeds/all.atom, /feeds/tag/TAG.rss, /healthz. Loopback only
+    unless told otherwise.
 
     Example: aggregator serve --listen 127.0.0.1:8080
     """

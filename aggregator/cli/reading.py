@@ -36,8 +36,8 @@ from aggregator.config.file import display_language
 
 if TYPE_CHECKING:
     from aggregator.config.file import ReadingConfig
-    from aggregator.read.browse import Library
     from aggregator.read.digest import Digest
+    from aggregator.read.library import Library
     from aggregator.store.reading_sql import Reading
 
 __all__ = ["COMMANDS", "browse_library", "mark_message", "star_message"]
@@ -143,8 +143,11 @@ def _digest(
     feed_urls: Sequence[str],
     limit: int,
     now: datetime,
+    *,
+    leads: bool = True,
 ) -> Digest:
-    """The digest of ``digest`` and ``browse``, from the reading queries."""
+    """The digest of ``digest`` and ``browse``, from the reading queries; ``leads=False``
+    leaves the stories' leads empty (browse shows the article itself, not a lead)."""
     from aggregator.read.digest import build_digest, section_order
 
     language = display_language(config.language)
@@ -182,6 +185,8 @@ def _digest(
         counts=counts,
         stories=store.story_info([row.id for row in rows]),
     )
+    if not leads:
+        return build(rows)
     # Built twice: first to learn which stories make it in, then with the openings of
     # just their texts loaded for the leads (a day has thousands of articles).
     shown = [story.id for section in build(rows).sections for story in section.stories]
@@ -203,16 +208,27 @@ def browse_cmd(ctx: click.Context, since_value: str, tags: tuple[str, ...]) -> N
 
     Example: aggregator browse --since last
     """
+    import importlib
+    import threading
     import webbrowser
 
-    from aggregator.read.browse import BrowseApp
-
+    # Textual takes longer to import than the first digest takes to read: do both at once
+    # (SQLite releases the GIL while it reads), so that the first screen comes sooner.
+    importing = threading.Thread(
+        target=importlib.import_module, args=("aggregator.read.browse",), daemon=True
+    )
+    importing.start()
     config = load_reading(ctx)
     check_tags(config, tags)
     if not sys.stdout.isatty():
         fail("browse is interactive: run it in a terminal (for a script: digest, list, show)")
     with open_reading(config) as store, errors_exit():
-        BrowseApp(browse_library(config, store, since_value, tags, webbrowser.open)).run()
+        library = browse_library(config, store, since_value, tags, webbrowser.open)
+        first = library.digest()
+        importing.join()
+        from aggregator.read.browse import BrowseApp
+
+        BrowseApp(library, first).run()
 
 
 def browse_library(
@@ -224,10 +240,12 @@ def browse_library(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Library:
     """What ``browse`` reads and changes, over the reading queries."""
-    from aggregator.read.browse import Library
+    from aggregator.read.library import Library
 
     return Library(
-        digest=lambda: _digest(config, store, since_value, tags, (), BROWSE_PER_TAG, clock()),
+        digest=lambda: _digest(
+            config, store, since_value, tags, (), BROWSE_PER_TAG, clock(), leads=False
+        ),
         article=store.article,
         mark_read=lambda ids, read: store.mark_read(ids, read),
         set_starred=store.set_starred,
@@ -235,6 +253,7 @@ def browse_library(
         open_link=open_link,
         tag_labels=tag_labels(config, display_language(config.language)),
         timezone=ZoneInfo(config.timezone),
+        language=display_language(config.language),
     )
 
 
@@ -279,7 +298,13 @@ def show_cmd(ctx: click.Context, article_id: str, open_link: bool, no_pager: boo
     console = make_console()
     labels = tag_labels(config, display_language(config.language))
     show = partial(
-        render_article, view, console, tz=ZoneInfo(config.timezone), tag_labels=labels, story=story
+        render_article,
+        view,
+        console,
+        tz=ZoneInfo(config.timezone),
+        tag_labels=labels,
+        story=story,
+        language=display_language(config.language),
     )
     if console.is_terminal and not no_pager:
         # Plain `less` shows colour codes as text; -R passes them, -F/-X quit on short text.

@@ -16,9 +16,10 @@ the dimmed read stories). Every text from a feed is passed through
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cache
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -29,30 +30,73 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Header, Input, Label, ListItem, ListView, Static
 
 from aggregator.read.digest import Digest, DigestSection, DigestStory
-from aggregator.store.records.reading import ArticleDetail, SearchHit
+from aggregator.read.library import Library
+from aggregator.store.records.reading import ArticleDetail
 from aggregator.text.terminal import clean, clean_line
+
+_ScreenT = TypeVar("_ScreenT", bound=Screen[Any])
 
 __all__ = ["BrowseApp", "Library", "article_text"]
 
+# What the reader says, in Korean for display.language ko (the English is the key): the
+# labels of the keys, the counts and the notices, as the digest's headings are.
+KOREAN = {
+    "(no title)": "(제목 없음)",
+    "read": "읽음",
+    "unread": "안 읽음",
+    ", starred": ", 별표",
+    "({} unread)": "(안 읽음 {})",
+    "No stories in this period.": "이 기간에 기사가 없습니다.",
+    "No unread stories.": "안 읽은 기사가 없습니다.",
+    "No unread stories here.": "여기에는 안 읽은 기사가 없습니다.",
+    "No more unread stories here.": "여기에는 안 읽은 기사가 더 없습니다.",
+    "Article #{} is gone (pruned).": "기사 #{}는 보관 기간이 지나 지워졌습니다.",
+    "starred": "별표했습니다",
+    "unstarred": "별표를 뺐습니다",
+    "No http(s) link to open.": "열 수 있는 http(s) 링크가 없습니다.",
+    "No web browser to open the link.": "링크를 열 웹 브라우저가 없습니다.",
+    "No match for {}.": "{}: 찾은 기사가 없습니다.",
+    "Quit": "종료",
+    "Back": "뒤로",
+    "Next unread": "다음 안 읽음",
+    "Search": "검색",
+    "Tag": "태그",
+    "Read/unread": "읽음 표시",
+    "Star": "별표",
+    "Open link": "링크 열기",
+    "Cancel": "취소",
+}
 
-@dataclass(frozen=True, slots=True)
-class Library:
-    """What the reader reads and changes, passed in by the CLI (no store import here)."""
 
-    digest: Callable[[], Digest]
-    article: Callable[[int], ArticleDetail | None]
-    mark_read: Callable[[Sequence[int], bool], int]
-    set_starred: Callable[[Sequence[int], bool], int]
-    search: Callable[[str], list[SearchHit]]
-    open_link: Callable[[str], bool]
-    tag_labels: dict[str, str]
-    timezone: ZoneInfo
+def say(language: str, text: str, *args: object) -> str:
+    """``text`` in the display language, with ``args`` in its ``{}`` places."""
+    return (KOREAN.get(text, text) if language == "ko" else text).format(*args)
 
 
-def article_text(view: ArticleDetail, labels: dict[str, str], tz: ZoneInfo) -> Text:
+def _say_on(screen: Screen[Any], text: str, *args: object) -> str:
+    app = screen.app
+    assert isinstance(app, BrowseApp)
+    return app.say(text, *args)
+
+
+@cache
+def localized(screen: type[_ScreenT], language: str) -> type[_ScreenT]:
+    """``screen`` with its keys' labels in ``language`` (bindings are class attributes)."""
+    if language != "ko":
+        return screen
+    bindings = [
+        replace(b, description=say(language, b.description)) if isinstance(b, Binding) else b
+        for b in screen.BINDINGS
+    ]
+    return type(screen.__name__, (screen,), {"BINDINGS": bindings})
+
+
+def article_text(
+    view: ArticleDetail, labels: dict[str, str], tz: ZoneInfo, language: str = "en"
+) -> Text:
     """An article as one inert Text: headline, outlet and time, tags, link, then the text."""
     out = Text()
-    out.append(clean_line(view.title) or "(no title)", style="bold")
+    out.append(clean_line(view.title) or say(language, "(no title)"), style="bold")
     out.append("\n")
     out.append(clean_line(view.feed_title or view.feed_url), style="cyan")
     if view.author:
@@ -63,7 +107,9 @@ def article_text(view: ArticleDetail, labels: dict[str, str], tz: ZoneInfo) -> T
         out.append(", ".join(clean_line(labels.get(t) or t) for t in view.tags) + "\n", style="dim")
     if view.url:
         out.append(clean_line(view.url) + "\n", style="underline")
-    state = ("read" if view.read_at else "unread") + (", starred" if view.starred else "")
+    state = say(language, "read" if view.read_at else "unread") + (
+        say(language, ", starred") if view.starred else ""
+    )
     out.append(f"#{view.id} ({state})\n\n", style="dim")
     body = clean(view.text or view.summary)
     for paragraph in (p.strip() for p in body.split("\n")):
@@ -117,10 +163,8 @@ class SectionsScreen(Screen[None]):
         yield _Keys(id="sections")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.refresh_sections()
-
     def on_screen_resume(self) -> None:
+        # Also sent when the screen is first shown: loading here alone reads the digest once.
         self.refresh_sections()
 
     def refresh_sections(self) -> None:
@@ -137,16 +181,18 @@ class SectionsScreen(Screen[None]):
             line.append(f"{clean_line(section.label)}", style="bold")
             line.append(f"  {section.count}", style="cyan")
             if unread:
-                line.append(f"  ({unread} unread)", style="yellow")
+                line.append("  " + app.say("({} unread)", unread), style="yellow")
             view.append(_Row(line, section))
         if not digest.sections:
-            view.append(_Row(Text("No stories in this period."), None))
+            view.append(_Row(Text(app.say("No stories in this period.")), None))
         count = max(1, len(digest.sections))
         self.call_after_refresh(_place, view, min(index or 0, count - 1))
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         if isinstance(event.item, _Row) and isinstance(event.item.value, DigestSection):
-            self.app.push_screen(StoriesScreen(event.item.value))
+            app = self.app
+            assert isinstance(app, BrowseApp)
+            app.push_screen(app.screen_of(StoriesScreen)(event.item.value))
 
     def action_next_unread(self) -> None:
         app = self.app
@@ -154,11 +200,11 @@ class SectionsScreen(Screen[None]):
         for section in app.current.sections if app.current else ():
             for story in section.stories:
                 if story.id not in app.read_ids:
-                    stories = StoriesScreen(section)
+                    stories = app.screen_of(StoriesScreen)(section)
                     app.push_screen(stories)
                     stories.open_story(story)
                     return
-        self.notify("No unread stories.")
+        app.notify(app.say("No unread stories."))
 
 
 class StoriesScreen(Screen[None]):
@@ -210,7 +256,9 @@ class StoriesScreen(Screen[None]):
             self.open_story(event.item.value)
 
     def open_story(self, story: DigestStory) -> None:
-        self.app.push_screen(ArticleScreen(story.id, self))
+        app = self.app
+        assert isinstance(app, BrowseApp)
+        app.push_screen(app.screen_of(ArticleScreen)(story.id, self))
 
     def next_unread_after(self, current: int | None) -> DigestStory | None:
         app = self.app
@@ -225,7 +273,7 @@ class StoriesScreen(Screen[None]):
     def action_next_unread(self) -> None:
         story = self.next_unread_after(None)
         if story is None:
-            self.notify("No unread stories here.")
+            self.notify(_say_on(self, "No unread stories here."))
         else:
             self.open_story(story)
 
@@ -289,10 +337,14 @@ class ArticleScreen(Screen[None]):
         self.view = app.library.article(self.article_id)
         body = self.query_one("#body", Static)
         if self.view is None:
-            body.update(Text(f"Article #{self.article_id} is gone (pruned)."))
+            body.update(Text(_say_on(self, "Article #{} is gone (pruned).", self.article_id)))
             return
         self.title = clean_line(self.view.title, 60)
-        body.update(article_text(self.view, app.library.tag_labels, app.library.timezone))
+        body.update(
+            article_text(
+                self.view, app.library.tag_labels, app.library.timezone, app.library.language
+            )
+        )
         self.query_one("#text", VerticalScroll).focus()
 
     def action_scroll(self, lines: int) -> None:
@@ -301,7 +353,7 @@ class ArticleScreen(Screen[None]):
     def action_next_unread(self) -> None:
         story = self.stories.next_unread_after(self.article_id) if self.stories else None
         if story is None:
-            self.notify("No more unread stories here.")
+            self.notify(_say_on(self, "No more unread stories here."))
             return
         app = self.app
         assert isinstance(app, BrowseApp)
@@ -357,19 +409,31 @@ class TagScreen(ModalScreen[DigestSection | None]):
 
 class BrowseApp(App[None]):
     TITLE = "aggregator"
+    # Its entries are Textual's own, in English; the keys in the footer are the reader's menu.
+    ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, first: Digest | None = None) -> None:
+        """``first``: the digest for the first screen, when the caller already has it."""
         super().__init__()
         self.library = library
         self.read_ids: set[int] = set()
         self.current: Digest | None = None
+        self._first = first
 
     def on_mount(self) -> None:
-        self.push_screen(SectionsScreen())
+        self.push_screen(self.screen_of(SectionsScreen)())
+
+    def say(self, text: str, *args: object) -> str:
+        return say(self.library.language, text, *args)
+
+    def screen_of(self, screen: type[_ScreenT]) -> type[_ScreenT]:
+        """``screen`` with its keys labelled in the display language."""
+        return localized(screen, self.library.language)
 
     def reload(self) -> Digest:
         """The digest again: a running daemon may have stored more since."""
-        self.current = self.library.digest()
+        first, self._first = self._first, None
+        self.current = first if first is not None else self.library.digest()
         self.read_ids = {s.id for sec in self.current.sections for s in sec.stories if s.read}
         return self.current
 
@@ -382,16 +446,16 @@ class BrowseApp(App[None]):
         if view is None:
             return
         self.library.set_starred([article_id], not view.starred)
-        self.notify("starred" if not view.starred else "unstarred")
+        self.notify(self.say("starred" if not view.starred else "unstarred"))
 
     def open_link(self, url: str | None) -> None:
         from aggregator.text.urls import is_http_url
 
         # Feed links are untrusted: only http(s) goes to the browser, never a shell.
         if not url or not is_http_url(url):
-            self.notify("No http(s) link to open.", severity="warning")
+            self.notify(self.say("No http(s) link to open."), severity="warning")
         elif not self.library.open_link(url):
-            self.notify("No web browser to open the link.", severity="warning")
+            self.notify(self.say("No web browser to open the link."), severity="warning")
 
     def action_search(self) -> None:
         def searched(query: str | None) -> None:
@@ -403,7 +467,7 @@ class BrowseApp(App[None]):
                 self.notify(clean_line(str(exc)), severity="warning")
                 return
             if not hits:
-                self.notify(f"No match for {clean_line(query)}.")
+                self.notify(self.say("No match for {}.", clean_line(query)))
                 return
             stories = tuple(
                 DigestStory(
@@ -419,11 +483,10 @@ class BrowseApp(App[None]):
                 )
                 for h in hits
             )
-            self.push_screen(
-                StoriesScreen(DigestSection(None, f"/ {clean_line(query)}", len(hits), stories))
-            )
+            section = DigestSection(None, f"/ {clean_line(query)}", len(hits), stories)
+            self.push_screen(self.screen_of(StoriesScreen)(section))
 
-        self.push_screen(SearchScreen(), searched)
+        self.push_screen(self.screen_of(SearchScreen)(), searched)
 
     def action_pick_tag(self) -> None:
         if self.current is None:
@@ -431,6 +494,6 @@ class BrowseApp(App[None]):
 
         def picked(section: DigestSection | None) -> None:
             if section is not None:
-                self.push_screen(StoriesScreen(section))
+                self.push_screen(self.screen_of(StoriesScreen)(section))
 
-        self.push_screen(TagScreen(self.current.sections), picked)
+        self.push_screen(self.screen_of(TagScreen)(self.current.sections), picked)

@@ -305,7 +305,7 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in (" ".join(line.split()) for line in clean(text).splitlines()) if p]
 
 
-def _story_lines(others: Sequence[StoryMember], tz: ZoneInfo) -> Text:
+def _story_lines(others: Sequence[StoryMember], tz: ZoneInfo, no_title: str) -> Text:
     lines = Text()
     for index, member in enumerate(others):
         when = member.published.astimezone(tz)
@@ -313,9 +313,33 @@ def _story_lines(others: Sequence[StoryMember], tz: ZoneInfo) -> Text:
             lines.append("\n")
         lines.append(clean_line(member.outlet), style="cyan")
         lines.append(" · ", style="dim")
-        lines.append(clean_line(member.title) or "(no title)")
+        lines.append(clean_line(member.title) or no_title)
         lines.append(f" · {when:%Y-%m-%d %H:%M} · #{member.article_id}", style="dim")
     return lines
+
+
+_ARTICLE_WORDS = {
+    "en": {
+        "no title": "(no title)",
+        "tags": "tags",
+        "link": "link",
+        "id": "id",
+        "story": "story",
+        "read": "read",
+        "unread": "unread",
+        "starred": ", starred",
+    },
+    "ko": {
+        "no title": "(제목 없음)",
+        "tags": "태그",
+        "link": "링크",
+        "id": "번호",
+        "story": "같은 소식",
+        "read": "읽음",
+        "unread": "안 읽음",
+        "starred": ", 별표",
+    },
+}
 
 
 def render_article(
@@ -325,15 +349,18 @@ def render_article(
     tz: ZoneInfo,
     tag_labels: Mapping[str, str] | None = None,
     story: Sequence[StoryMember] = (),
+    language: str = "en",
 ) -> None:
     """One article for ``aggregator show``: headline, outlet, author, time, tags, link,
-    then the full text. ``tag_labels`` in config order (``Config.tags`` order) also orders
-    the tags; ``story`` (``StoryQueries.story_members``) lists the other articles of its
-    story (outlet, headline, time). The caller decides about the pager."""
+    then the full text, its labels and date in ``language`` (display.language).
+    ``tag_labels`` in config order (``Config.tags`` order) also orders the tags; ``story``
+    (``StoryQueries.story_members``) lists the other articles of its story (outlet,
+    headline, time). The caller decides about the pager."""
     labels = tag_labels or {}
     rank = {tag: i for i, tag in enumerate(labels)}
     title = clean_line(view.title)
-    console.print(Text(title or "(no title)", style="bold"))
+    words = _ARTICLE_WORDS.get(language, _ARTICLE_WORDS["en"])
+    console.print(Text(title or words["no title"], style="bold"))
     when = (view.published_at or view.first_seen_at).astimezone(tz)
     meta = Text()
     meta.append(clean_line(view.feed_title or "") or clean_line(view.feed_url), style="cyan")
@@ -341,7 +368,9 @@ def render_article(
         meta.append(" · ", style="dim")
         meta.append(clean_line(view.author, 120))
     meta.append(" · ", style="dim")
-    meta.append(f"{date_heading(when.date())} {when:%H:%M} {when.tzname()}", style="green")
+    meta.append(
+        f"{date_heading(when.date(), language)} {when:%H:%M} {when.tzname()}", style="green"
+    )
     console.print(meta)
     from rich.table import Table
 
@@ -351,15 +380,17 @@ def render_article(
     if view.tags:
         ordered = sorted(view.tags, key=lambda t: (rank.get(t, len(rank)), t))
         details.add_row(
-            Text("tags"), Text(", ".join(clean_line(labels.get(t) or t) for t in ordered))
+            Text(words["tags"]),
+            Text(", ".join(clean_line(labels.get(t) or t) for t in ordered)),
         )
     if view.url:
-        details.add_row(Text("link"), Text(clean_line(view.url), style="underline"))
-    state = "read" if view.read_at else "unread"
-    details.add_row(Text("id"), Text(f"{view.id} ({state}{', starred' if view.starred else ''})"))
+        details.add_row(Text(words["link"]), Text(clean_line(view.url), style="underline"))
+    state = words["read"] if view.read_at else words["unread"]
+    starred = words["starred"] if view.starred else ""
+    details.add_row(Text(words["id"]), Text(f"{view.id} ({state}{starred})"))
     others = [m for m in story if m.article_id != view.id]
     if others:
-        details.add_row(Text("story"), _story_lines(others, tz))
+        details.add_row(Text(words["story"]), _story_lines(others, tz, words["no title"]))
     print_trimmed(console, details)
     console.print(Rule(style="dim", characters="─"))
     paragraphs = _paragraphs(view.text) or _paragraphs(view.summary)

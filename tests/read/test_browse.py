@@ -75,6 +75,8 @@ def library(tmp_path: Path) -> Iterator[tuple[Any, list[str], Path]]:
                 "sports": {"labels": {"ko": "스포츠"}},
             },
             "feeds": [{"url": "https://a.test/rss"}],
+            # Fixed, not the locale's: the screens are compared with snapshots.
+            "display": {"language": "ko"},
         }
     ).reading_view()
     opened: list[str] = []
@@ -209,6 +211,35 @@ async def test_stories_a_daemon_stores_meanwhile_appear_on_return(library: Any) 
         await pilot.pause()
         rows = app.screen.query_one("#sections").children
         assert "2" in str(rows[1].query_one("Label").render())  # 스포츠 now has two
+
+
+@pytest.mark.parametrize(
+    ("language", "words", "not_words"),
+    [
+        ("ko", ["종료", "다음 안 읽음", "안 읽음 2"], ["Quit", "unread"]),
+        ("en", ["Quit", "Next unread", "2 unread"], ["종료", "읽음"]),
+    ],
+)
+@run_async
+async def test_the_reader_speaks_the_display_language(
+    library: Any, language: str, words: list[str], not_words: list[str]
+) -> None:
+    """Keys, counts and notices in display.language, as the digest's headings are: no
+    English footer over a Korean screen."""
+    import dataclasses
+    import html
+    import re
+
+    lib, _, _ = library
+    app = BrowseApp(dataclasses.replace(lib, language=language))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        svg = app.export_screenshot()
+    shown = html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+    for word in words:
+        assert word in shown, (word, shown[-400:])
+    for word in not_words:
+        assert word not in shown, (word, shown[-400:])
 
 
 def test_browse_outside_a_terminal_says_what_to_use(

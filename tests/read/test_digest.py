@@ -532,6 +532,19 @@ def test_article_snapshot(store: SqlStore) -> None:
     _snapshot("show_80.txt", buffer.getvalue())
 
 
+def test_show_speaks_the_display_language(store: SqlStore) -> None:
+    """show printed "Thursday, December 3, 2026" and "tags"/"link" over a Korean digest."""
+    ids = _populate(store)
+    detail = store.article(ids["https://www.yna.co.kr/view/AKR20250310000100001"])
+    assert detail is not None
+    buffer = io.StringIO()
+    console = make_console(file=buffer, width=100)
+    render_article(detail, console, tz=SEOUL, tag_labels=TAG_LABELS, language="ko")
+    out = buffer.getvalue()
+    assert "2025년 3월 10일 월요일" in out and "태그" in out and "링크" in out, out
+    assert "Monday" not in out and "tags" not in out and "unread" not in out, out
+
+
 def test_empty_digest_says_so() -> None:
     digest = build_digest(
         [], now=NOW, tz=SEOUL, tag_order=TAG_ORDER, tag_labels={}, since=NOW - timedelta(1)
