@@ -388,7 +388,8 @@ class Config(_Frozen):
     logging: LoggingConfig = LoggingConfig()
     export: ExportConfig = ExportConfig()
     serve: ServeConfig = ServeConfig()
-    tags: dict[str, TagConfig] = Field(default_factory=dict)
+    # No `tags:` key: the built-in tags, so that a minimal config tags what it stores.
+    tags: dict[str, TagConfig] = Field(default_factory=lambda: default_tags())
     tagger: TaggerConfig = TaggerConfig()
     feeds: tuple[FeedConfig, ...] = ()
     # Where the file was read from; set by load_config, never by the file itself.
@@ -534,6 +535,15 @@ def parse_config(data: Any, source: str | None = None) -> Config:
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Read and validate the config file (``path``, else the default locations)."""
     return parse_config_text(*read_config_file(path))
+
+
+DEFAULT_TAGS_FILE = Path(__file__).with_name("default_tags.yaml")
+
+
+def default_tags() -> dict[str, TagConfig]:
+    """The built-in tags (default_tags.yaml, the block config.yaml ships to edit)."""
+    raw = load_yaml(DEFAULT_TAGS_FILE.read_text(encoding="utf-8"))
+    return {name: TagConfig.model_validate(value) for name, value in raw.items()}
 
 
 def load_yaml(text: str) -> Any:

@@ -9,6 +9,7 @@ from aggregator.config.schema import (
     default_database_url,
     load_config,
     parse_config,
+    parse_config_text,
 )
 from aggregator.errors import ConfigError
 from tests.conftest import REPO_ROOT
@@ -135,3 +136,30 @@ def test_duplicate_feeds_after_canonicalization_only() -> None:
         }
     )
     assert "feeds[1].url: duplicate of feeds[0].url" in problems
+
+
+def test_a_config_without_tags_gets_the_built_in_ones() -> None:
+    """A minimal config (feeds only) stored every article untagged: digest, exports and
+    the / page filed everything under "Other" although the model knew the topics."""
+    from aggregator.config.schema import default_tags
+
+    config = parse_config({"feeds": [{"url": "https://a.test/rss"}]})
+    assert list(config.tags) == [
+        "politics",
+        "north-korea",
+        "economy",
+        "society",
+        "world",
+        "it-science",
+        "culture",
+        "entertainment",
+        "sports",
+    ]
+    assert config.tags == default_tags()
+    assert parse_config({"feeds": [], "tags": {}}).tags == {}, "tags: {} means none"
+
+
+def test_the_shipped_config_s_tags_are_the_built_in_ones() -> None:
+    """config.yaml ships the built-in tags to edit: the two copies must not drift."""
+    shipped = parse_config_text(REPO_ROOT / "config.yaml", (REPO_ROOT / "config.yaml").read_text())
+    assert shipped.tags == parse_config({"feeds": []}).tags
