@@ -52,7 +52,13 @@ from aggregator.ingest.schedule import (
     next_interval,
     parse_retry_after,
 )
-from aggregator.ingest.tag.rules import FeedContext, Tagging, TagInput, tags_for
+from aggregator.ingest.tag.rules import (
+    FeedContext,
+    Tagging,
+    TagInput,
+    tags_for,
+    tags_for_many,
+)
 from aggregator.models import (
     ExtractedArticle,
     FeedUpdateResult,
@@ -479,21 +485,25 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     writes: list[EntryWrite] = []
     extracted = failed = 0
     context = FeedContext(url=feed.url, title=feed_title, tags=feed.tags)
-    for item in planned:
+    # The feed's articles tagged together: the model reads them in one batch.
+    all_tags = tags_for_many(
+        [
+            TagInput(
+                title=articles[item.key].title,
+                text=_tag_text(item, articles[item.key], known, stored_texts),
+                categories=item.entry.categories,
+                link=item.entry.link,
+            )
+            for item in planned
+        ],
+        context,
+        services.tagging,
+    )
+    for item, tags in zip(planned, all_tags, strict=True):
         article = articles[item.key]
         if item.key in ours:
             extracted += article.extract_status in ("ok", "fallback")
             failed += article.extract_status == "failed"
-        tags = tags_for(
-            TagInput(
-                title=article.title,
-                text=_tag_text(item, article, known, stored_texts),
-                categories=item.entry.categories,
-                link=item.entry.link,
-            ),
-            context,
-            services.tagging,
-        )
         writes.append(
             EntryWrite(
                 entry_key=item.key,

@@ -144,6 +144,16 @@ class SearchQueries(StoreBase):
         """Index or re-index one article; ``summary`` stands in for an empty text."""
         _index_rows(session, self.dialect, [(article_id, title or "", search_body(text, summary))])
 
+    def index_articles(
+        self, session: Session, articles: Sequence[tuple[int, str, str, str]]
+    ) -> None:
+        """Index ``(article_id, title, text, summary)`` rows in one batch of statements."""
+        _index_rows(
+            session,
+            self.dialect,
+            [(i, title or "", search_body(text, summary)) for i, title, text, summary in articles],
+        )
+
     def index_stored_article(self, session: Session, article_id: int) -> None:
         """Re-index an article from what the session now holds for it (after an edit)."""
         row = session.execute(

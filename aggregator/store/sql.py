@@ -193,16 +193,33 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
 
     def store_update(self, feed_id: int, write: FeedWrite) -> WriteCounts:
-        """Write one feed's update in a single transaction."""
+        """Write one feed's update in a single transaction, in set-based statements: one
+        lookup of the entries already stored, then the new articles, their index rows,
+        entries and tags each in one batch (a statement per entry and field cost 52 % of a
+        cold poll). Stories are assigned one article at a time, in the feed's order: each
+        new article may be the story of the next."""
         new = updated = linked = 0
         with self._write() as session:
             if write.stories is not None and any(e.article.story_print for e in write.entries):
                 self.lock_stories(session)
-            for entry in write.entries:
-                outcome = self._store_entry(session, feed_id, entry, write)
-                new += outcome == "new"
-                updated += outcome == "updated"
-                linked += outcome == "linked"
+            hashes = [digest(e.entry_key) for e in write.entries]
+            stored = self._stored_entries(session, feed_id, hashes)
+            # Entries under new guids are looked for only where the feed has older entries:
+            # never on a feed's first poll, which is most of a cold start.
+            has_history = bool(stored) or self._has_entries_before(session, feed_id, write.now)
+            fresh: list[tuple[EntryWrite, str]] = []
+            for entry, entry_hash in zip(write.entries, hashes, strict=True):
+                outcome = self._store_known_entry(
+                    session, feed_id, entry, entry_hash, stored.get(entry_hash), write, has_history
+                )
+                if outcome == "updated":
+                    updated += 1
+                elif outcome is None:
+                    fresh.append((entry, entry_hash))
+            if fresh:
+                counts = self._store_new_entries(session, feed_id, fresh, write)
+                new += counts.new
+                linked += counts.linked
             feed_values: dict[str, Any] = {
                 "last_checked_at": write.now,
                 "last_success_at": write.now,
@@ -224,15 +241,44 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**feed_values))
         return WriteCounts(new=new, updated=updated, linked=linked)
 
-    def _store_entry(
-        self, session: Session, feed_id: int, entry: EntryWrite, write: FeedWrite
-    ) -> str:
-        entry_hash = digest(entry.entry_key)
-        existing = session.execute(
-            select(EntryRow.id, EntryRow.article_id, EntryRow.content_hash).where(
-                EntryRow.feed_id == feed_id, EntryRow.key_hash == entry_hash
+    def _stored_entries(
+        self, session: Session, feed_id: int, hashes: Sequence[str]
+    ) -> dict[str, tuple[int, int, str]]:
+        """``key_hash → (entry id, article id, content hash)`` of this feed's stored entries
+        among ``hashes``."""
+        found: dict[str, tuple[int, int, str]] = {}
+        for chunk in chunks(list(dict.fromkeys(hashes)), 500):
+            rows = session.execute(
+                select(
+                    EntryRow.key_hash, EntryRow.id, EntryRow.article_id, EntryRow.content_hash
+                ).where(EntryRow.feed_id == feed_id, EntryRow.key_hash.in_(chunk))
             )
-        ).one_or_none()
+            for key_hash, entry_id, article_id, content_hash in rows:
+                found[key_hash] = (entry_id, article_id, content_hash)
+        return found
+
+    def _has_entries_before(self, session: Session, feed_id: int, now: datetime) -> bool:
+        return (
+            session.execute(
+                select(EntryRow.id)
+                .where(EntryRow.feed_id == feed_id, EntryRow.first_seen_at < now)
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def _store_known_entry(
+        self,
+        session: Session,
+        feed_id: int,
+        entry: EntryWrite,
+        entry_hash: str,
+        existing: tuple[int, int, str] | None,
+        write: FeedWrite,
+        has_history: bool,
+    ) -> str | None:
+        """ "unchanged" or "updated" for an entry this feed already has (under its key, or
+        under an older guid); None for an entry that is new to the feed."""
         if existing is not None:
             entry_id, article_id, old_hash = existing
             if old_hash == entry.content_hash:
@@ -244,69 +290,122 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                 .values(content_hash=entry.content_hash, guid=clean(entry.guid))
             )
             return "updated"
-        renamed = self._renamed_entry(session, feed_id, entry, write)
-        if renamed is not None:
-            entry_id, article_id = renamed
-            self._update_article(session, article_id, entry.article, write.now)
-            session.execute(
-                update(EntryRow)
-                .where(EntryRow.id == entry_id)
-                .values(
-                    key_hash=entry_hash,
-                    entry_key=clean(entry.entry_key),
-                    content_hash=entry.content_hash,
-                    guid=clean(entry.guid),
-                    categories=join_categories(entry.categories),
-                )
-            )
-            return "updated"
-
-        article = entry.article
-        article_hash = digest(article.url_key)
-        values = _article_values(article)
-        inserted_id = session.execute(
-            self._insert(ArticleRow)
-            .values(
-                key_hash=article_hash,
-                first_seen_at=write.now,
-                changed_at=write.now,
-                **values,
-            )
-            .on_conflict_do_nothing(index_elements=["key_hash"])
-            .returning(ArticleRow.id)
-        ).scalar_one_or_none()
-        if inserted_id is None:
-            article_id = session.execute(
-                select(ArticleRow.id).where(ArticleRow.key_hash == article_hash)
-            ).scalar_one()
-            tags = write.feed_tags
-            outcome = "linked"
-        else:
-            article_id = inserted_id
-            tags = article.tags
-            outcome = "new"
-            # Indexed in this transaction: the index never lags a committed article.
-            self.index_article(
-                session, article_id, values["title"], values["text"], values["summary"]
-            )
-            if article.story_print is not None and write.stories is not None:
-                self.assign_story(session, article_id, article.story_print, write.stories)
+        renamed = self._renamed_entry(session, feed_id, entry, write) if has_history else None
+        if renamed is None:
+            return None
+        entry_id, article_id = renamed
+        self._update_article(session, article_id, entry.article, write.now)
         session.execute(
-            self._insert(EntryRow)
+            update(EntryRow)
+            .where(EntryRow.id == entry_id)
             .values(
-                feed_id=feed_id,
                 key_hash=entry_hash,
                 entry_key=clean(entry.entry_key),
-                article_id=article_id,
-                guid=clean(entry.guid),
                 content_hash=entry.content_hash,
-                first_seen_at=write.now,
+                guid=clean(entry.guid),
                 categories=join_categories(entry.categories),
             )
-            .on_conflict_do_nothing(index_elements=["feed_id", "key_hash"])
         )
-        self._add_tags(session, article_id, tags)
-        return outcome
+        return "updated"
+
+    def _store_new_entries(
+        self,
+        session: Session,
+        feed_id: int,
+        fresh: Sequence[tuple[EntryWrite, str]],
+        write: FeedWrite,
+    ) -> WriteCounts:
+        """Entries new to the feed: their articles inserted (or, when another feed or an
+        earlier entry of this one has the article, linked), indexed, put in stories, then
+        the entries and the tags, each kind of row in one batch."""
+        conn = session.connection()
+        article_hashes = [digest(entry.article.url_key) for entry, _ in fresh]
+        first_of: dict[str, EntryWrite] = {}
+        for (entry, _), article_hash in zip(fresh, article_hashes, strict=True):
+            first_of.setdefault(article_hash, entry)
+        candidates = [
+            {
+                "key_hash": article_hash,
+                "first_seen_at": write.now,
+                "changed_at": write.now,
+                **_article_values(entry.article),
+            }
+            for article_hash, entry in first_of.items()
+        ]
+        # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs of a cached
+        # compiled form ("insertmanyvalues"), on both backends.
+        inserted: dict[str, int] = {}
+        if candidates:
+            rows = conn.execute(
+                self._insert(ArticleRow)
+                .on_conflict_do_nothing(index_elements=["key_hash"])
+                .returning(ArticleRow.key_hash, ArticleRow.id),
+                candidates,
+            )
+            inserted.update({key_hash: ident for key_hash, ident in rows})
+        article_ids = dict(inserted)
+        others = [h for h in first_of if h not in inserted]
+        for chunk in chunks(others, 500):
+            rows = conn.execute(
+                select(ArticleRow.key_hash, ArticleRow.id).where(ArticleRow.key_hash.in_(chunk))
+            )
+            article_ids.update({key_hash: ident for key_hash, ident in rows})
+        # Indexed in this transaction: the index never lags a committed article.
+        values_of = {c["key_hash"]: c for c in candidates}
+        self.index_articles(
+            session,
+            [
+                (ident, values_of[h]["title"], values_of[h]["text"], values_of[h]["summary"])
+                for h, ident in inserted.items()
+            ],
+        )
+        if write.stories is not None:
+            for article_hash, ident in inserted.items():
+                story_print = first_of[article_hash].article.story_print
+                if story_print is not None:
+                    self.assign_story(session, ident, story_print, write.stories)
+        entry_rows = []
+        tag_rows: dict[tuple[int, str, str], dict[str, Any]] = {}
+        new = linked = 0
+        claimed: set[str] = set()
+        for (entry, entry_hash), article_hash in zip(fresh, article_hashes, strict=True):
+            article_id = article_ids[article_hash]
+            if article_hash in inserted and article_hash not in claimed:
+                claimed.add(article_hash)
+                new += 1
+                tags = entry.article.tags
+            else:
+                linked += 1
+                tags = write.feed_tags
+            entry_rows.append(
+                {
+                    "feed_id": feed_id,
+                    "key_hash": entry_hash,
+                    "entry_key": clean(entry.entry_key),
+                    "article_id": article_id,
+                    "guid": clean(entry.guid),
+                    "content_hash": entry.content_hash,
+                    "first_seen_at": write.now,
+                    "categories": join_categories(entry.categories),
+                }
+            )
+            for t in tags:
+                tag_rows[(article_id, t.tag, t.source)] = {
+                    "article_id": article_id,
+                    "tag": t.tag,
+                    "source": t.source,
+                    "score": t.score,
+                    "detail": t.detail,
+                }
+        conn.execute(
+            self._insert(EntryRow).on_conflict_do_nothing(index_elements=["feed_id", "key_hash"]),
+            entry_rows,
+        )
+        if tag_rows:
+            conn.execute(
+                self._insert(ArticleTagRow).on_conflict_do_nothing(), list(tag_rows.values())
+            )
+        return WriteCounts(new=new, updated=0, linked=linked)
 
     def _renamed_entry(
         self, session: Session, feed_id: int, entry: EntryWrite, write: FeedWrite

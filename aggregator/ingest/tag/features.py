@@ -138,28 +138,31 @@ def features(segments: Sequence[str]) -> Features:
     The model multiplies the values by its idf and L2-normalises each segment (in numpy, at
     training and at inference alike).
     """
-    rows: list[IntArray] = []
+    # All segments at once: a key per (segment, bucket, kind), counted by one np.unique (a
+    # call per segment and kind cost more than the hashing itself on a feed's headlines).
     keys: list[IntArray] = []
-    weights: list[FloatArray] = []
     for i, text in enumerate(segments):
         grams, words = _buckets(text)
-        for buckets, weight in ((grams, 1.0), (words, WORD_WEIGHT)):
-            if not buckets.size:
-                continue
-            unique, counts = np.unique(buckets, return_counts=True)
-            rows.append(np.full(unique.size, i, dtype=np.int64))
-            keys.append(unique)
-            weights.append((weight * (1.0 + np.log(counts))).astype(np.float32))
+        base = i << (HASH_BITS + 1)
+        if grams.size:
+            keys.append(base + (grams << 1))
+        if words.size:
+            keys.append(base + (words << 1) + 1)
     if not keys:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
-    row, key, value = np.concatenate(rows), np.concatenate(keys), np.concatenate(weights)
+    unique, counts = np.unique(np.concatenate(keys), return_counts=True)
+    weight = np.where(unique & 1, WORD_WEIGHT, 1.0)
+    value = (weight * (1.0 + np.log(counts))).astype(np.float32)
     # A word and an n-gram may share a bucket: merge them (hash collisions are rare, and the
-    # same within a segment at training and at inference).
-    combined = row * (1 << HASH_BITS) + key
-    unique, inverse = np.unique(combined, return_inverse=True)
-    merged = np.zeros(unique.size, dtype=np.float32)
-    np.add.at(merged, inverse, value)
-    return unique >> HASH_BITS, unique & ((1 << HASH_BITS) - 1), merged
+    # same within a segment at training and at inference). Keys are sorted, so the gram
+    # and the word of one bucket are neighbours: the gram first, as the sum always was.
+    combined = unique >> 1
+    first = np.ones(combined.size, dtype=bool)
+    first[1:] = combined[1:] != combined[:-1]
+    starts = np.flatnonzero(first)
+    merged = np.add.reduceat(value, starts) if value.size else value
+    kept = combined[starts]
+    return kept >> HASH_BITS, kept & ((1 << HASH_BITS) - 1), merged.astype(np.float32)
 
 
 _FINGERPRINT_TEXTS = (

@@ -230,6 +230,30 @@ class AdaptedModel:
         scores = {tag: float(p[i]) for i, tag in enumerate(self.base.tags)}
         return Assessment(scores, f"{self.name} for {outlet} ({self.meta_date})")
 
+    def assess_many(
+        self, articles: Sequence[tuple[str, str]], feed_url: str | None = None
+    ) -> list[Assessment]:
+        """:meth:`assess` of each ``(title, text)`` of one feed, features computed at once."""
+        outlet = outlet_of(feed_url)
+        if outlet not in self.outlets:
+            return self.base.assess_many(articles)
+        base = self.base
+        out = []
+        # One feature vector for both: the shipped scores and the correction on top.
+        shipped = base.decisions(articles, base.weights, base.bias)
+        corrections = base.decisions(articles, self.weights, self.bias)
+        for (decision, reason), (correction, _) in zip(shipped, corrections, strict=True):
+            if decision is None or correction is None:
+                out.append(Assessment({}, base.name, reason))
+                continue
+            z = decision * base.temperature + correction
+            z = z - z.max()
+            p = np.exp(z)
+            p /= p.sum()
+            scores = {tag: float(p[i]) for i, tag in enumerate(base.tags)}
+            out.append(Assessment(scores, f"{self.name} for {outlet} ({self.meta_date})"))
+        return out
+
     @property
     def meta_date(self) -> str:
         return str(self.meta.get("created_at", ""))[:10] or "tags learn"

@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from aggregator.config.schema import TagConfig, TagRuleConfig, feed_identity
 from aggregator.ingest.tag.morph import HANJA_WORDS
@@ -38,6 +38,7 @@ from aggregator.models import Assessment, TagAssignment
 from aggregator.text.language import MIN_HANGUL, hangul_share
 
 __all__ = [
+    "BatchTopicScorer",
     "CompiledRules",
     "FeedContext",
     "Morphemes",
@@ -53,7 +54,9 @@ __all__ = [
     "keyword_pattern",
     "outlet_tags",
     "tag_report",
+    "tag_reports",
     "tags_for",
+    "tags_for_many",
 ]
 
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]")
@@ -86,6 +89,15 @@ class TopicScorer(Protocol):
     feeds for ``feed_url``)."""
 
     def assess(self, title: str, text: str = "", feed_url: str | None = None) -> Assessment: ...
+
+
+@runtime_checkable
+class BatchTopicScorer(TopicScorer, Protocol):
+    """A scorer that reads a feed's articles in one batch (the shipped and learned models)."""
+
+    def assess_many(
+        self, articles: Sequence[tuple[str, str]], feed_url: str | None = None
+    ) -> list[Assessment]: ...
 
 
 def _normalize(text: str) -> str:
@@ -375,9 +387,37 @@ def tags_for(item: TagInput, feed: FeedContext, tagging: Tagging) -> tuple[TagAs
     return tag_report(item, feed, tagging).tags
 
 
+def tags_for_many(
+    items: Sequence[TagInput], feed: FeedContext, tagging: Tagging
+) -> list[tuple[TagAssignment, ...]]:
+    """:func:`tags_for` of each of one feed's articles, the model reading them in one batch."""
+    return [report.tags for report in tag_reports(items, feed, tagging)]
+
+
 def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport:
     """Every tag the article gets, each with its source. Order: feed, category, rule, model."""
-    rules, morphemes, model = tagging.rules, tagging.morphemes, tagging.model
+    return tag_reports([item], feed, tagging)[0]
+
+
+def tag_reports(items: Sequence[TagInput], feed: FeedContext, tagging: Tagging) -> list[TagReport]:
+    """:func:`tag_report` of each of one feed's articles."""
+    model = tagging.model
+    if model is None:
+        assessments = [Assessment({}, "")] * len(items)
+    elif isinstance(model, BatchTopicScorer):
+        assessments = model.assess_many([(i.title, i.text) for i in items], feed.url)
+    else:
+        assessments = [model.assess(i.title, i.text, feed.url) for i in items]
+    return [
+        _report(item, feed, tagging, assessment)
+        for item, assessment in zip(items, assessments, strict=True)
+    ]
+
+
+def _report(
+    item: TagInput, feed: FeedContext, tagging: Tagging, assessment: Assessment
+) -> TagReport:
+    rules, morphemes = tagging.rules, tagging.morphemes
     title, text = item.title, item.text
     out: dict[tuple[str, str], TagAssignment] = {}
     for t in outlet_tags(item.categories, feed, rules):
@@ -411,9 +451,6 @@ def tag_report(item: TagInput, feed: FeedContext, tagging: Tagging) -> TagReport
             )
         else:
             added[rule.tag] = fired
-    assessment = Assessment({}, "")
-    if model is not None:
-        assessment = model.assess(title, text, feed.url)
     scores = assessment.scores
     for tag, fired in added.items():
         if tag in vetoed:

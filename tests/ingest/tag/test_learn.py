@@ -109,3 +109,34 @@ def test_learn_on_section_feeds_served_on_loopback(tmp_path: Path, httpserver: H
     explained = run("tags", "explain", "--config", str(config), str(khan_article.id)).output
     now = " ".join(explained[explained.index("model now:") :].split())
     assert "learned for" not in now and "news-topics" in now
+
+
+def test_a_learned_model_scores_a_batch_as_each_alone() -> None:
+    """The learned correction in a batch (assess_many) gives each article its own scores,
+    for its outlets, and the shipped model's elsewhere."""
+    import numpy as np
+
+    from aggregator.ingest.tag.learn import AdaptedModel
+    from aggregator.ingest.tag.model import TopicModel
+
+    base = TopicModel.load()
+    rng = np.random.default_rng(7)
+    weights = np.zeros(base.weights.shape, np.float32)
+    rows = rng.integers(0, weights.shape[0], 20_000)
+    weights[rows] = rng.normal(0, 0.5, (rows.size, weights.shape[1])).astype(np.float32)
+    model = AdaptedModel(
+        base=base,
+        weights=weights,
+        bias=rng.normal(0, 0.1, weights.shape[1]).astype(np.float32),
+        outlets=frozenset({"news.a.test"}),
+    )
+    articles = [
+        ("배우 김지원, 새 드라마 주연 확정", "소속사는 3일 이렇게 밝혔다. " * 10),
+        ("", ""),
+        ("Stocks rally as the Fed holds rates", "Shares rose on Wall Street. " * 10),
+    ]
+    for feed_url in ("https://news.a.test/rss", "https://other.test/rss"):
+        batch = model.assess_many(articles, feed_url)
+        alone = [model.assess(t, x, feed_url) for t, x in articles]
+        assert [a.scores for a in batch] == [a.scores for a in alone]
+        assert [a.model for a in batch] == [a.model for a in alone]

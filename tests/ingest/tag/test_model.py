@@ -151,6 +151,34 @@ def test_abstains_on_a_japanese_text_and_says_why(model: TopicModel) -> None:
     assert "Japanese" in assessment.abstained
 
 
+def test_a_batch_scores_each_article_as_alone(model: TopicModel) -> None:
+    """A feed's articles are scored in one batch (assess_many): each gets exactly the
+    scores, and the abstentions, it gets alone, whatever else is in the batch."""
+    articles = [
+        ("손흥민, 시즌 10호골 폭발", "토트넘의 손흥민이 리그 경기에서 골을 넣었다. " * 20),
+        ("", ""),
+        ("東京で記者会見", "政府は記者会見を開いた。"),
+        ("Stocks rally as the Fed holds rates", "Shares rose on Wall Street. " * 40),
+        ("!!!", ""),
+        ("코스피 2,600선 회복", ""),
+    ]
+    batch = model.assess_many(articles)
+    assert [a.scores for a in batch] == [model.assess(t, x).scores for t, x in articles]
+    assert [a.abstained for a in batch] == [model.assess(t, x).abstained for t, x in articles]
+    assert batch[1].abstained and batch[2].abstained and not batch[0].abstained
+    reversed_batch = model.assess_many(articles[::-1])
+    assert [a.scores for a in reversed_batch] == [a.scores for a in batch[::-1]]
+
+
+def test_features_of_a_batch_are_those_of_each_text() -> None:
+    texts = ["국회 예산안 통과", "", "Kim Jong Un meets Trump", "美中 정상회담 北京", " a a a "]
+    row, key, value = features(texts)
+    for i, text in enumerate(texts):
+        _, alone_key, alone_value = features([text])
+        assert np.array_equal(key[row == i], alone_key)
+        assert np.array_equal(value[row == i], alone_value)
+
+
 def test_threshold_through_open_tagger() -> None:
     config = parse_config({"tagger": {"threshold": 0.9}})
     tagger = open_tagger(config)
