@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -70,6 +70,16 @@ class StoreBase:
         try:
             with Session(self.engine.execution_options(**READONLY)) as session:
                 yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database read failed ({short_error(exc)})") from exc
+
+    @contextmanager
+    def _read_core(self) -> Iterator[Connection]:
+        """A read on a plain connection, for Core statements: the pipeline's reads before
+        each feed update cost ~2 ms each through an ORM session, a fifth of a cold poll."""
+        try:
+            with self.engine.connect().execution_options(**READONLY) as conn:
+                yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database read failed ({short_error(exc)})") from exc
 

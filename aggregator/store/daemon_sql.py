@@ -214,8 +214,8 @@ class DaemonQueries(SearchQueries):
             .join(EntryRow, EntryRow.article_id == ArticleRow.id)
             .where(EntryRow.feed_id == feed_id, when >= since)
         )
-        with self._read() as session:
-            return [w for (w,) in session.execute(stmt) if w is not None]
+        with self._read_core() as conn:
+            return [w for (w,) in conn.execute(stmt) if w is not None]
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -407,9 +407,9 @@ class DaemonQueries(SearchQueries):
         """The entry keys among ``keys`` that retention pruned from this feed."""
         by_hash = {digest(k): k for k in keys}
         found: set[str] = set()
-        with self._read() as session:
+        with self._read_core() as conn:
             for chunk in chunks(list(by_hash), 500):
-                for (key_hash,) in session.execute(
+                for (key_hash,) in conn.execute(
                     select(EntryTombstoneRow.key_hash).where(
                         and_(
                             EntryTombstoneRow.feed_id == feed_id,

@@ -98,22 +98,20 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             )
 
     def feed_state(self, url: str) -> FeedState | None:
-        with self._read() as session:
-            row = session.scalars(select(FeedRow).where(FeedRow.url == url)).one_or_none()
-            if row is None:
-                return None
-            return _feed_state(row)
+        with self._read_core() as conn:
+            row = conn.execute(select(*_FEED_STATE).where(FeedRow.url == url)).one_or_none()
+            return None if row is None else _feed_state(row)
 
     def known_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, KnownEntry]:
         """The stored entries of feed ``feed_id`` among ``keys`` (entry keys)."""
         by_hash = {digest(key): key for key in keys}
         out: dict[str, KnownEntry] = {}
-        with self._read() as session:
+        with self._read_core() as conn:
             for chunk in chunks(list(by_hash), 500):
                 stmt = select(EntryRow.key_hash, EntryRow.article_id, EntryRow.content_hash).where(
                     EntryRow.feed_id == feed_id, EntryRow.key_hash.in_(chunk)
                 )
-                for key_hash, article_id, content_hash in session.execute(stmt):
+                for key_hash, article_id, content_hash in conn.execute(stmt):
                     out[by_hash[key_hash]] = KnownEntry(article_id, content_hash)
         return out
 
@@ -121,23 +119,23 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         """Article id by identity (canonical link or feed-scoped key), for those stored."""
         by_hash = {digest(key): key for key in url_keys}
         out: dict[str, int] = {}
-        with self._read() as session:
+        with self._read_core() as conn:
             for chunk in chunks(list(by_hash), 500):
                 stmt = select(ArticleRow.key_hash, ArticleRow.id).where(
                     ArticleRow.key_hash.in_(chunk)
                 )
-                out.update({by_hash[h]: article_id for h, article_id in session.execute(stmt)})
+                out.update({by_hash[h]: article_id for h, article_id in conn.execute(stmt)})
         return out
 
     def article_texts(self, article_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
         """``(text, text_source)`` of stored articles: edits are re-tagged on the full text."""
         out: dict[int, tuple[str, str]] = {}
-        with self._read() as session:
+        with self._read_core() as conn:
             for chunk in chunks(list(article_ids), 500):
                 stmt = select(ArticleRow.id, ArticleRow.text, ArticleRow.text_source).where(
                     ArticleRow.id.in_(chunk)
                 )
-                out.update({i: (text, source) for i, text, source in session.execute(stmt)})
+                out.update({i: (text, source) for i, text, source in conn.execute(stmt)})
         return out
 
     def record_failure(
@@ -617,7 +615,24 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             }
 
 
-def _feed_state(row: FeedRow) -> FeedState:
+_FEED_STATE = (
+    FeedRow.id,
+    FeedRow.url,
+    FeedRow.etag,
+    FeedRow.last_modified,
+    FeedRow.error_count,
+    FeedRow.fetch_url,
+    FeedRow.interval_seconds,
+    FeedRow.redirect_candidate,
+    FeedRow.redirect_streak,
+    FeedRow.gone,
+    FeedRow.last_success_at,
+    FeedRow.next_check_at,
+)
+
+
+def _feed_state(row: Any) -> FeedState:
+    """A feed's state from a row of :data:`_FEED_STATE` (or a FeedRow)."""
     return FeedState(
         id=row.id,
         url=row.url,
