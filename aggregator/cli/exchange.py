@@ -69,10 +69,17 @@ def export_opml(ctx: click.Context, output: str | None) -> None:
 
     Example: aggregator export opml -o feeds.opml
     """
-    from aggregator.export.service import Exporter
+    from aggregator.export.service import Exporter, opml_body
+    from aggregator.store.dbapi import parse_sqlite_url
 
     config = load(ctx)
-    store = open_store(config)
+    sqlite = parse_sqlite_url(config.database_url())
+    if sqlite is not None and sqlite.path is not None and not sqlite.path.exists():
+        # The feed list is the config's: no database yet (or a mistyped path) is no reason
+        # to create one, only to go without the titles the feeds gave.
+        _emit(opml_body(config), output)
+        return
+    store = open_store(config, create=False)
     try:
         with errors_exit():
             body = Exporter(store, config).render_opml().body

@@ -460,7 +460,8 @@ def _cross_checks(data: Mapping[str, Any]) -> list[str]:
     """Checks across keys, run on the raw document so that they are reported together
     with every field error rather than only once those are fixed."""
     problems: list[str] = []
-    tags = data.get("tags")
+    # No `tags:` key means the built-in tags, which feeds may name as any others.
+    tags = data.get("tags") if "tags" in data else default_tags()
     tag_names = set(tags) if isinstance(tags, Mapping) else set()
     feeds = data.get("feeds")
     if not isinstance(feeds, list):

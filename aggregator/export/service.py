@@ -55,6 +55,7 @@ __all__ = [
     "Rendered",
     "Validator",
     "default_base_url",
+    "opml_body",
     "route_path",
     "write_export_dir",
     "write_file",
@@ -302,24 +303,7 @@ class Exporter:
         cached = self._cached(key, validator)
         if cached is not None:
             return cached
-        stored = {f.url: f for f in self.store.export_feeds().values()}
-        feeds = []
-        for feed in self.config.feeds:
-            row = stored.get(feed.url)
-            feeds.append(
-                OpmlFeed(
-                    url=feed.url,
-                    title=feed.title or (row.title if row else None),
-                    site_url=row.site_url if row else None,
-                    categories=feed.tags,
-                    language=feed.language,
-                )
-            )
-        body = unparse(
-            feeds,
-            title=f"{self.config.export.title}: feeds",
-            tag_labels=tag_labels(self.config),
-        )
+        body = opml_body(self.config, self.store.export_feeds().values())
         rendered = Rendered(body, CONTENT_TYPES["opml"], validator)
         self._store(key, rendered)
         return rendered
@@ -423,3 +407,23 @@ def write_export_dir(
             written.append(path)
         memo[str(path)] = rendered.validator.etag
     return written
+
+
+def opml_body(config: Config, stored: Iterable[ExportFeed] = ()) -> bytes:
+    """The configured feeds as OPML 2.0, one folder per tag; ``stored`` (the store's
+    export feeds, empty where there is no database yet) adds the titles and sites the
+    feeds themselves gave."""
+    by_url = {f.url: f for f in stored}
+    feeds = []
+    for feed in config.feeds:
+        row = by_url.get(feed.url)
+        feeds.append(
+            OpmlFeed(
+                url=feed.url,
+                title=feed.title or (row.title if row else None),
+                site_url=row.site_url if row else None,
+                categories=feed.tags,
+                language=feed.language,
+            )
+        )
+    return unparse(feeds, title=f"{config.export.title}: feeds", tag_labels=tag_labels(config))

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 from aggregator import __version__
 from aggregator.config.schema import Config, load_config
 from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.ingest.extract.pool import release_free_memory
 from aggregator.ingest.pipeline import Services, schedule_policy, update_feed_safely
 from aggregator.ingest.schedule import startup_spread
 from aggregator.service import systemd
@@ -399,6 +400,8 @@ class Daemon:
 
     def _cycle(self) -> None:
         self._claim(tick=True)
+        # What the finished feeds freed goes back to the OS, not to the next peak's reserve.
+        release_free_memory()
 
     def _claim(self, *, tick: bool) -> None:
         """Claim due feeds up to free capacity. The tick also extends the leases of feeds in

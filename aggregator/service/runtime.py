@@ -54,13 +54,15 @@ def open_services(
     body raises (Ctrl-C included), in-flight work is told to stop and the pool is not
     waited for.
     """
-    from aggregator.ingest.extract.pool import ExtractionPool
+    from aggregator.ingest.extract.pool import ExtractionPool, limit_malloc_arenas
     from aggregator.ingest.fetch import HttpFetcher
     from aggregator.ingest.pipeline import PageWork, Services
     from aggregator.ingest.tag.learn import LEARNED_MODEL
     from aggregator.ingest.tag.loader import open_tagger, tagging_for, with_learned
     from aggregator.store.sql import SqlStore
 
+    # Before the feed, page and HTTP threads exist (see limit_malloc_arenas).
+    limit_malloc_arenas()
     # Loaded once per process (not per feed) and before anything is opened: a broken model
     # file stops the command at once.
     tagger = open_tagger(config)
@@ -81,8 +83,14 @@ def open_services(
             pool = own_pool
         else:
             pool = extractor
+        # A page thread holds its page until a worker extracts it: more threads than the
+        # workers can keep up with only hold more pages (64 threads held ~50 MiB of them).
+        # Four per worker keep the workers fed while pages are on the wire.
+        workers = pool.workers if isinstance(pool, ExtractionPool) else (os.cpu_count() or 1)
         page_pool = ThreadPoolExecutor(
-            max_workers=max(4, config.fetch.concurrency * config.fetch.per_host_limit),
+            max_workers=max(
+                4, min(config.fetch.concurrency * config.fetch.per_host_limit, 4 * workers)
+            ),
             thread_name_prefix="page",
         )
         services = Services(

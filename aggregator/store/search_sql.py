@@ -42,7 +42,7 @@ from aggregator.text import search as tok
 if TYPE_CHECKING:  # alembic is imported by migrations only, never by a search
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
-__all__ = ["SEARCH_TABLES", "SearchQueries", "backfill", "include_name"]
+__all__ = ["SEARCH_TABLES", "SearchQueries", "backfill", "include_name", "index_tokens"]
 
 SEARCH_TABLES = ("article_fts", "article_search")
 
@@ -69,9 +69,21 @@ def _index_rows(
     conn: Session | Connection, dialect: str, rows: Sequence[tuple[int, str, str]]
 ) -> None:
     """Index (or re-index) ``(article_id, title, body)`` rows."""
-    if not rows:
+    _index_tokens(conn, dialect, [(i, *tok.index_text(title, body)) for i, title, body in rows])
+
+
+def index_tokens(title: str, text: str, summary: str = "") -> tuple[str, str]:
+    """What the index stores of an article (``summary`` stands in for an empty text):
+    computed before a write transaction, so that the write itself holds the lock less."""
+    return tok.index_text(title or "", search_body(text, summary))
+
+
+def _index_tokens(
+    conn: Session | Connection, dialect: str, tokenized: Sequence[tuple[int, str, str]]
+) -> None:
+    """Index ``(article_id, title tokens, body tokens)`` rows (of :func:`index_tokens`)."""
+    if not tokenized:
         return
-    tokenized = [(i, *tok.index_text(title, body)) for i, title, body in rows]
     if dialect == "sqlite":
         conn.execute(
             text("DELETE FROM article_fts WHERE rowid IN :ids").bindparams(
@@ -144,15 +156,11 @@ class SearchQueries(StoreBase):
         """Index or re-index one article; ``summary`` stands in for an empty text."""
         _index_rows(session, self.dialect, [(article_id, title or "", search_body(text, summary))])
 
-    def index_articles(
-        self, session: Session, articles: Sequence[tuple[int, str, str, str]]
+    def index_tokenized(
+        self, session: Session | Connection, tokenized: Sequence[tuple[int, str, str]]
     ) -> None:
-        """Index ``(article_id, title, text, summary)`` rows in one batch of statements."""
-        _index_rows(
-            session,
-            self.dialect,
-            [(i, title or "", search_body(text, summary)) for i, title, text, summary in articles],
-        )
+        """Index ``(article_id, title tokens, body tokens)`` rows in one batch of statements."""
+        _index_tokens(session, self.dialect, tokenized)
 
     def index_stored_article(self, session: Session, article_id: int) -> None:
         """Re-index an article from what the session now holds for it (after an edit)."""

@@ -10,7 +10,8 @@ pipeline does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from aggregator.store.records.updates import (
     ScheduleUpdate,
     WriteCounts,
 )
+from aggregator.store.search_sql import index_tokens
 from aggregator.store.story_sql import StoryQueries
 from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
 from aggregator.store.tags_sql import TagQueries
@@ -197,10 +199,16 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         cold poll). Stories are assigned one article at a time, in the feed's order: each
         new article may be the story of the next."""
         new = updated = linked = 0
+        # The rows are made before the transaction: on SQLite writers take turns, and the
+        # turn should be spent writing, not cleaning fields and cutting search tokens.
+        hashes = [digest(e.entry_key) for e in write.entries]
+        prepared = {
+            digest(e.article.url_key): _NewArticle.of(e.article, write.now)
+            for e in reversed(write.entries)  # the first entry of an article wins
+        }
         with self._write() as session:
             if write.stories is not None and any(e.article.story_print for e in write.entries):
                 self.lock_stories(session)
-            hashes = [digest(e.entry_key) for e in write.entries]
             stored = self._stored_entries(session, feed_id, hashes)
             # Entries under new guids are looked for only where the feed has older entries:
             # never on a feed's first poll, which is most of a cold start.
@@ -215,7 +223,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                 elif outcome is None:
                     fresh.append((entry, entry_hash))
             if fresh:
-                counts = self._store_new_entries(session, feed_id, fresh, write)
+                counts = self._store_new_entries(session, feed_id, fresh, write, prepared)
                 new += counts.new
                 linked += counts.linked
             feed_values: dict[str, Any] = {
@@ -312,6 +320,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         feed_id: int,
         fresh: Sequence[tuple[EntryWrite, str]],
         write: FeedWrite,
+        prepared: Mapping[str, _NewArticle],
     ) -> WriteCounts:
         """Entries new to the feed: their articles inserted (or, when another feed or an
         earlier entry of this one has the article, linked), indexed, put in stories, then
@@ -321,15 +330,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         first_of: dict[str, EntryWrite] = {}
         for (entry, _), article_hash in zip(fresh, article_hashes, strict=True):
             first_of.setdefault(article_hash, entry)
-        candidates = [
-            {
-                "key_hash": article_hash,
-                "first_seen_at": write.now,
-                "changed_at": write.now,
-                **_article_values(entry.article),
-            }
-            for article_hash, entry in first_of.items()
-        ]
+        candidates = [prepared[article_hash].row for article_hash in first_of]
         # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs of a cached
         # compiled form ("insertmanyvalues"), on both backends.
         inserted: dict[str, int] = {}
@@ -349,14 +350,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             )
             article_ids.update({key_hash: ident for key_hash, ident in rows})
         # Indexed in this transaction: the index never lags a committed article.
-        values_of = {c["key_hash"]: c for c in candidates}
-        self.index_articles(
-            session,
-            [
-                (ident, values_of[h]["title"], values_of[h]["text"], values_of[h]["summary"])
-                for h, ident in inserted.items()
-            ],
-        )
+        self.index_tokenized(conn, [(ident, *prepared[h].tokens) for h, ident in inserted.items()])
         if write.stories is not None:
             for article_hash, ident in inserted.items():
                 story_print = first_of[article_hash].article.story_print
@@ -647,6 +641,21 @@ def _feed_state(row: Any) -> FeedState:
         last_success_at=row.last_success_at,
         next_check_at=row.next_check_at,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _NewArticle:
+    """An article's row as inserted, and its search tokens, made outside the transaction."""
+
+    row: dict[str, Any]
+    tokens: tuple[str, str]
+
+    @classmethod
+    def of(cls, article: ArticleWrite, now: datetime) -> _NewArticle:
+        values = _article_values(article)
+        row = {"key_hash": digest(article.url_key), "first_seen_at": now, "changed_at": now}
+        row.update(values)
+        return cls(row, index_tokens(values["title"], values["text"], values["summary"]))
 
 
 def _article_values(article: ArticleWrite) -> dict[str, Any]:

@@ -152,6 +152,23 @@ def test_reading_commands_never_create_a_database(tmp_path: Path, command: list[
     assert not missing.exists() and not missing.parent.exists()
 
 
+def test_export_opml_without_a_database_exports_the_config_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    """export opml created the database (and its folders) on a mistyped path."""
+    missing = tmp_path / "typo" / "nowhere.db"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database: 'sqlite:///{missing}'\n"
+        "feeds:\n  - {url: 'https://news.example/rss', title: 예시, tags: [politics]}\n",
+        encoding="utf-8",
+    )
+    out = CliRunner().invoke(cli, ["export", "opml", "--config", str(config)])
+    assert out.exit_code == 0, out.output
+    assert 'xmlUrl="https://news.example/rss"' in out.output and "예시" in out.output
+    assert not missing.exists() and not missing.parent.exists()
+
+
 @pytest.mark.parametrize("command", [["digest"], ["list"], ["status"]])
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path, command: list[str]) -> None:
     not_db = tmp_path / "notdb.db"

@@ -163,3 +163,10 @@ def test_the_shipped_config_s_tags_are_the_built_in_ones() -> None:
     """config.yaml ships the built-in tags to edit: the two copies must not drift."""
     shipped = parse_config_text(REPO_ROOT / "config.yaml", (REPO_ROOT / "config.yaml").read_text())
     assert shipped.tags == parse_config({"feeds": []}).tags
+
+
+def test_feeds_may_name_the_built_in_tags_without_defining_them() -> None:
+    config = parse_config({"feeds": [{"url": "https://a.test/rss", "tags": ["sports"]}]})
+    assert config.feeds[0].tags == ("sports",)
+    with pytest.raises(ConfigError, match="unknown tag 'sports'"):
+        parse_config({"tags": {}, "feeds": [{"url": "https://a.test/rss", "tags": ["sports"]}]})

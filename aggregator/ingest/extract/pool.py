@@ -27,6 +27,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import cache
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -34,7 +35,14 @@ from aggregator.errors import ExtractError
 from aggregator.ingest.extract.article import extract_article
 from aggregator.models import ExtractedArticle
 
-__all__ = ["DEFAULT_MAX_TASKS", "DEFAULT_TIMEOUT", "ExtractFn", "ExtractionPool"]
+__all__ = [
+    "DEFAULT_MAX_TASKS",
+    "DEFAULT_TIMEOUT",
+    "ExtractFn",
+    "ExtractionPool",
+    "limit_malloc_arenas",
+    "release_free_memory",
+]
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_TASKS = 200
@@ -66,6 +74,48 @@ def _run_in_worker(target: ExtractFn, body: bytes, url: str, kwargs: dict[str, A
         return ("error", str(exc))
     except Exception as exc:  # a bug or a library crash must not look like a dead worker
         return ("error", f"extraction failed: {type(exc).__name__}: {exc}")
+    finally:
+        # A page's parse trees are freed, but glibc keeps the pages: a worker grew from 45 to
+        # 100 MiB in 50 pages and stayed there; trimmed after each page it stays near 80,
+        # for no measurable time.
+        release_free_memory()
+
+
+@cache
+def _libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the OS (glibc's malloc_trim; elsewhere nothing)."""
+    try:
+        libc = _libc()
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas, before the process starts its threads. glibc gives each
+    thread an arena of its own, up to eight per core, and each keeps the memory it once
+    held: the feed and page threads of a full-text poll held 259 MiB, 204 MiB with two
+    arenas (the same as MALLOC_ARENA_MAX=2 in the environment, which wins if set)."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        libc = _libc()
+        if libc is not None and hasattr(libc, "mallopt"):
+            libc.mallopt(_M_ARENA_MAX, arenas)
+    except OSError:
+        pass
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
 
 
 def _warm_up() -> None:
