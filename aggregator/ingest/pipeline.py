@@ -405,10 +405,14 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
-    state = store.feed_state(feed.url)
+    # The schedule's history comes with the state: one read, whatever the response.
+    history_since = services.control.clock() - timedelta(
+        days=schedule_policy(services.config).history_days
+    )
+    state = store.feed_state(feed.url, history_since=history_since)
     if state is None:
         store.sync_feeds([(feed.url, feed.title)], services.control.clock())
-        state = store.feed_state(feed.url)
+        state = store.feed_state(feed.url, history_since=history_since)
         assert state is not None
     http_status: int | None = None
     try:
@@ -597,7 +601,11 @@ def _schedule_after_success(
     fetched: FetchResult,
 ) -> ScheduleUpdate:
     policy = schedule_policy(services.config)
-    history = services.store.publish_history(state.id, now - timedelta(days=policy.history_days))
+    history = (
+        state.publish_history
+        if state.publish_history is not None
+        else services.store.publish_history(state.id, now - timedelta(days=policy.history_days))
+    )
     interval = next_interval(
         policy=policy,
         published=[*history, *fresh],

@@ -66,6 +66,17 @@ class StoreBase:
             raise StoreError(f"database write failed ({short_error(exc)}){note}") from exc
 
     @contextmanager
+    def _write_core(self) -> Iterator[Connection]:
+        """A write transaction on a plain connection, for Core statements (a feed's fetch
+        state after a 304 or an error: one UPDATE, no unit of work needed)."""
+        try:
+            with self._one_writer, self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            note = disk_full_note(self.engine.url.render_as_string(hide_password=False))
+            raise StoreError(f"database write failed ({short_error(exc)}){note}") from exc
+
+    @contextmanager
     def _read(self) -> Iterator[Session]:
         try:
             with Session(self.engine.execution_options(**READONLY)) as session:

@@ -16,7 +16,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import Integer, and_, delete, func, literal, or_, select, text, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from aggregator.store.base import chunks, digest
 from aggregator.store.records.service import ClaimedFeed, FailingFeed, InstanceInfo, PruneCandidate
@@ -208,14 +220,19 @@ class DaemonQueries(SearchQueries):
 
     def publish_history(self, feed_id: int, since: datetime) -> list[datetime]:
         """When the feed's entries were published (first seen where undated), since ``since``."""
+        with self._read_core() as conn:
+            return self.publish_history_on(conn, feed_id, since)
+
+    @staticmethod
+    def publish_history_on(conn: Connection, feed_id: int, since: datetime) -> list[datetime]:
+        """:meth:`publish_history` on an open connection."""
         when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
         stmt = (
             select(when)
             .join(EntryRow, EntryRow.article_id == ArticleRow.id)
             .where(EntryRow.feed_id == feed_id, when >= since)
         )
-        with self._read_core() as conn:
-            return [w for (w,) in conn.execute(stmt) if w is not None]
+        return [w for (w,) in conn.execute(stmt) if w is not None]
 
     # -- instances ----------------------------------------------------------------------------
 

@@ -31,7 +31,9 @@ class Store(Protocol):
 
     # -- a feed update ------------------------------------------------------------------------
 
-    def feed_state(self, url: str) -> FeedState | None: ...
+    def feed_state(
+        self, url: str, *, history_since: datetime | None = None
+    ) -> FeedState | None: ...
 
     def sync_feeds(self, feeds: Iterable[tuple[str, str | None]], now: datetime) -> None:
         """Make sure a row exists for each ``(url, title)``; never deletes (articles stay)."""

@@ -11,7 +11,7 @@ pipeline does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -99,10 +99,19 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                 self._insert(FeedRow).values(rows).on_conflict_do_nothing(index_elements=["url"])
             )
 
-    def feed_state(self, url: str) -> FeedState | None:
+    def feed_state(self, url: str, *, history_since: datetime | None = None) -> FeedState | None:
+        """The feed's fetch state; with ``history_since``, its publication history since
+        then too (:meth:`publish_history`), read in the same transaction: every update
+        needs both, and a 304 needs nothing else."""
         with self._read_core() as conn:
             row = conn.execute(select(*_FEED_STATE).where(FeedRow.url == url)).one_or_none()
-            return None if row is None else _feed_state(row)
+            if row is None:
+                return None
+            state = _feed_state(row)
+            if history_since is None:
+                return state
+            history = self.publish_history_on(conn, state.id, history_since)
+            return replace(state, publish_history=tuple(history))
 
     def known_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, KnownEntry]:
         """The stored entries of feed ``feed_id`` among ``keys`` (entry keys)."""
@@ -160,8 +169,8 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         }
         if schedule is not None:
             values.update(schedule.values())
-        with self._write() as session:
-            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+        with self._write_core() as conn:
+            conn.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
 
     def record_not_modified(
         self,
@@ -189,8 +198,8 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             values["last_modified"] = last_modified
         if schedule is not None:
             values.update(schedule.values())
-        with self._write() as session:
-            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+        with self._write_core() as conn:
+            conn.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
 
     def store_update(self, feed_id: int, write: FeedWrite) -> WriteCounts:
         """Write one feed's update in a single transaction, in set-based statements: one

@@ -35,6 +35,9 @@ class FeedState:
     gone: bool = False
     last_success_at: datetime | None = None
     next_check_at: datetime | None = None
+    # When its entries were published, over the scheduler's history window; read with the
+    # state when asked for (``feed_state(url, history_since=...)``), else None.
+    publish_history: tuple[datetime, ...] | None = None
 
     @property
     def effective_url(self) -> str:
