@@ -205,6 +205,8 @@ def extract_lead(text: str, title: str = "", *, max_cells: int = LEAD_CELLS) -> 
     takes a second sentence when both fit in ``max_cells`` terminal cells; a first sentence
     longer than that is cut at a space and ends with '…'.
     """
+    if not text.strip():
+        return ""  # nothing to open (browse's digest loads no texts): the title is not needed
     title_key = text_key(title)
     body: list[str] = []
     subheads = 0
