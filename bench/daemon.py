@@ -3,8 +3,10 @@
 A feed server in a separate process serves N loopback RSS feeds (ETag / 304 aware); feed i
 gains a new item every ``--publish-every`` seconds (phases spread over that period), and each
 document lists its last 20 items. The daemon runs as a subprocess with a short schedule on a
-SQLite file in a temporary directory, ``full_text: false`` (extraction has its own benchmark,
-bench/ingest.py). Every second the daemon's process tree is sampled from /proc: CPU time
+SQLite file in a temporary directory, on the shipped config.yaml (its tags, rules and model),
+``full_text: false`` unless ``--full-text`` (then every new article's page is fetched from
+the server, the real pages of ../shared/corpus, and extracted by the shipped workers).
+Every second the daemon's process tree is sampled from /proc: CPU time
 (utime+stime of the daemon and its live children, plus the daemon's cutime+cstime for
 children already reaped) and resident memory (VmRSS, summed over the tree).
 
@@ -14,6 +16,7 @@ Printed, never asserted:
 - articles stored;
 - CPU % overall, and CPU % in idle seconds: seconds after warm-up in which the server saw
   no request (the scheduler ticking between polls);
+- the tree's peak and steady (median after warm-up) resident memory, the goal 300 MiB;
 - RSS after warm-up (``--warmup``, default 20 s) and at the end, and the growth between.
 
 Goals printed alongside: memory growth < 10 % after warm-up; idle CPU < 2 %.
@@ -50,6 +53,19 @@ ITEMS_PER_DOCUMENT = 20
 # -- the feed server (its own process) ---------------------------------------------------------
 
 
+def _pages() -> list[bytes]:
+    """Article pages for --full-text: the real ones of ../shared/corpus, else synthetic."""
+    corpus = REPO.parent / "shared" / "corpus" / "pages"
+    found = sorted(corpus.glob("*/*.html")) if corpus.is_dir() else []
+    found = [p for p in found if "encoding-edge" not in p.parts]
+    if found:
+        return [p.read_bytes() for p in found]
+    sys.path.insert(0, str(REPO / "tests"))
+    from sites import PARAGRAPHS, article_page
+
+    return [article_page(f"기사 {i}", PARAGRAPHS * (1 + i % 4)).encode() for i in range(8)]
+
+
 def serve(conn: Connection, feeds: int, publish_every: float, log_path: str) -> None:
     """Serve /f<i>.xml until terminated; one log line per request: time, path, status."""
     started = time.time()
@@ -77,10 +93,21 @@ def serve(conn: Connection, feeds: int, publish_every: float, log_path: str) -> 
             + "</channel></rss>"
         ).encode()
 
+    pages = _pages()
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             now = time.time()
             name = self.path.strip("/")
+            if name.startswith("a/") and pages:
+                page = pages[hash(name) % len(pages)]
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                log.write(f"{now:.3f} {self.path} page\n")
+                return
             if not (name.startswith("f") and name.endswith(".xml") and name[1:-4].isdigit()):
                 self.send_error(404)
                 log.write(f"{now:.3f} {self.path} 404\n")
@@ -125,6 +152,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=20.0, help="seconds before RSS start")
     parser.add_argument("--min-interval", default="5s")
     parser.add_argument("--max-interval", default="30s")
+    parser.add_argument(
+        "--full-text",
+        action="store_true",
+        help="Fetch and extract every new article's page, as the shipped config does",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="aggregator-bench-") as tmp:
@@ -140,33 +172,33 @@ def main() -> None:
         port = parent.recv()
         database = work / "aggregator.db"
         config = work / "config.yaml"
-        config.write_text(
-            yaml.safe_dump(
-                {
-                    "database": f"sqlite:///{database}",
-                    # One loopback host stands for many outlets: allow as many connections
-                    # to it as the daemon has feed workers.
-                    "fetch": {
-                        "allow_private_networks": True,
-                        "concurrency": 8,
-                        "per_host_limit": 8,
-                    },
-                    "extract": {"workers": 1},
-                    "schedule": {
-                        "min_interval": args.min_interval,
-                        "max_interval": args.max_interval,
-                        "tick": "1s",
-                    },
-                    "logging": {"level": "warning"},
-                    "feeds": [
-                        {"url": f"http://127.0.0.1:{port}/f{i}.xml", "full_text": False}
-                        for i in range(args.feeds)
-                    ],
+        # The shipped config (its tags, rules and model, extraction workers by core) with the
+        # farm's feeds and a short schedule. One loopback host stands for many outlets:
+        # allow as many connections to it as the daemon has feed workers.
+        shipped = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+        shipped.update(
+            {
+                "database": f"sqlite:///{database}",
+                "fetch": {
+                    **shipped.get("fetch", {}),
+                    "allow_private_networks": True,
+                    "concurrency": 8,
+                    "per_host_limit": 8,
                 },
-                allow_unicode=True,
-            ),
-            encoding="utf-8",
+                "schedule": {
+                    **shipped.get("schedule", {}),
+                    "min_interval": args.min_interval,
+                    "max_interval": args.max_interval,
+                    "tick": "1s",
+                },
+                "logging": {"level": "warning"},
+                "feeds": [
+                    {"url": f"http://127.0.0.1:{port}/f{i}.xml", "full_text": args.full_text}
+                    for i in range(args.feeds)
+                ],
+            }
         )
+        config.write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if k != "AGGREGATOR_DATABASE_URL"}
         daemon_log = (work / "daemon.log").open("wb")
         daemon = subprocess.Popen(
@@ -206,8 +238,9 @@ def main() -> None:
         for line in request_log.read_text(encoding="utf-8").splitlines():
             at, path, status = line.split()
             hits.append((float(at), path, status))
-        run = [h for h in hits if started <= h[0] <= samples[-1][0]]
-        statuses = Counter(status for _, _, status in run)
+        served = [h for h in hits if started <= h[0] <= samples[-1][0]]
+        run = [h for h in served if h[2] != "page"]  # the feed polls; pages counted apart
+        statuses = Counter(status for _, _, status in served)
         minutes = (samples[-1][0] - started) / 60
         with sqlite3.connect(database) as conn:
             articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -215,7 +248,7 @@ def main() -> None:
         total_cpu = samples[-1][1] - samples[0][1]
         wall = samples[-1][0] - samples[0][0]
         idle_cpu = idle_wall = 0.0
-        times = sorted(h[0] for h in run)
+        times = sorted(h[0] for h in served)
         position = 0
         after_warmup = [s for s in samples if s[0] >= started + args.warmup]
         for (t0, c0, _), (t1, c1, _) in pairwise(after_warmup):
@@ -237,6 +270,8 @@ def main() -> None:
             f"({len(run)} requests: {statuses['200']} x 200, {statuses['304']} x 304)"
         )
         print(f"articles stored             {articles:,}")
+        if args.full_text:
+            print(f"article pages served        {statuses['page']:,}")
         print(f"CPU overall                 {100 * total_cpu / wall:.1f} %  (of one core)")
         if idle_wall:
             print(
@@ -245,6 +280,12 @@ def main() -> None:
             )
         else:
             print("CPU in idle seconds         n/a: the server saw requests in every second")
+        steady = sorted(s[2] for s in after_warmup) or [end_rss]
+        print(
+            f"tree RSS peak               {max(s[2] for s in samples) / 1048576:.1f} MiB   "
+            f"(the daemon and its extraction workers; goal <= 300 MiB)"
+        )
+        print(f"tree RSS steady (median)    {steady[len(steady) // 2] / 1048576:.1f} MiB")
         print(f"RSS after {args.warmup:g} s warm-up     {warm[2] / 1048576:.1f} MiB")
         print(f"RSS at the end              {end_rss / 1048576:.1f} MiB")
         print(f"memory growth after warm-up {growth:+.1f} %   (goal < 10 %)")
