@@ -335,13 +335,13 @@ def find_newsboat() -> tuple[str | None, str]:
     if os.geteuid() != 0:
         return None, "newsboat is not installed (Debian: apt-get install newsboat)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for attempt in (["apt-get", "install", "-y", "--no-install-recommends", "newsboat"],):
-        done = subprocess.run(attempt, capture_output=True, env=env, check=False)
-        if done.returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
-            done = subprocess.run(attempt, capture_output=True, env=env, check=False)
-        if done.returncode != 0:
-            return None, "apt-get install newsboat failed: " + done.stderr.decode()[-300:]
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "newsboat"]
+    done = subprocess.run(install, capture_output=True, env=env, check=False)
+    if done.returncode != 0:  # a fresh machine's package lists may be stale
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, env=env, check=False)
+        done = subprocess.run(install, capture_output=True, env=env, check=False)
+    if done.returncode != 0:
+        return None, "apt-get install newsboat failed: " + done.stderr.decode()[-300:]
     found = shutil.which("newsboat")
     return (found, "") if found else (None, "newsboat still not on PATH after apt-get")
 

@@ -211,10 +211,13 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         # The rows are made before the transaction: on SQLite writers take turns, and the
         # turn should be spent writing, not cleaning fields and cutting search tokens.
         hashes = [digest(e.entry_key) for e in write.entries]
-        prepared = {
-            digest(e.article.url_key): _NewArticle.of(e.article, write.now)
-            for e in reversed(write.entries)  # the first entry of an article wins
-        }
+        # Only entries the pipeline found new can bring a new article (edits update theirs).
+        prepared: dict[str, _NewArticle] = {}
+        for e in write.entries:
+            if not e.changed:
+                key_hash = digest(e.article.url_key)
+                if key_hash not in prepared:  # the first entry of an article wins
+                    prepared[key_hash] = _NewArticle.of(e.article, key_hash, write.now)
         with self._write() as session:
             if write.stories is not None and any(e.article.story_print for e in write.entries):
                 self.lock_stories(session)
@@ -339,6 +342,12 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         first_of: dict[str, EntryWrite] = {}
         for (entry, _), article_hash in zip(fresh, article_hashes, strict=True):
             first_of.setdefault(article_hash, entry)
+        # An entry the pipeline took for an edit may be gone by now (pruned meanwhile): its
+        # row is made here, inside the turn, rather than for every edit outside it.
+        prepared = {
+            h: prepared.get(h) or _NewArticle.of(first_of[h].article, h, write.now)
+            for h in first_of
+        }
         candidates = [prepared[article_hash].row for article_hash in first_of]
         # executemany with RETURNING: SQLAlchemy sends it as multi-row INSERTs of a cached
         # compiled form ("insertmanyvalues"), on both backends.
@@ -391,13 +400,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                 }
             )
             for t in tags:
-                tag_rows[(article_id, t.tag, t.source)] = {
-                    "article_id": article_id,
-                    "tag": t.tag,
-                    "source": t.source,
-                    "score": t.score,
-                    "detail": t.detail,
-                }
+                tag_rows[(article_id, t.tag, t.source)] = _tag_row(article_id, t)
         conn.execute(
             self._insert(EntryRow).on_conflict_do_nothing(index_elements=["feed_id", "key_hash"]),
             entry_rows,
@@ -492,16 +495,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
     def _add_tags(self, session: Session, article_id: int, tags: Sequence[TagAssignment]) -> None:
         if not tags:
             return
-        rows = [
-            {
-                "article_id": article_id,
-                "tag": t.tag,
-                "source": t.source,
-                "score": t.score,
-                "detail": t.detail,
-            }
-            for t in {(t.tag, t.source): t for t in tags}.values()
-        ]
+        rows = [_tag_row(article_id, t) for t in {(t.tag, t.source): t for t in tags}.values()]
         session.execute(self._insert(ArticleTagRow).values(rows).on_conflict_do_nothing())
 
     # -- queries ----------------------------------------------------------------------------
@@ -660,11 +654,21 @@ class _NewArticle:
     tokens: tuple[str, str]
 
     @classmethod
-    def of(cls, article: ArticleWrite, now: datetime) -> _NewArticle:
+    def of(cls, article: ArticleWrite, key_hash: str, now: datetime) -> _NewArticle:
         values = _article_values(article)
-        row = {"key_hash": digest(article.url_key), "first_seen_at": now, "changed_at": now}
+        row = {"key_hash": key_hash, "first_seen_at": now, "changed_at": now}
         row.update(values)
         return cls(row, index_tokens(values["title"], values["text"], values["summary"]))
+
+
+def _tag_row(article_id: int, tag: TagAssignment) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "tag": tag.tag,
+        "source": tag.source,
+        "score": tag.score,
+        "detail": tag.detail,
+    }
 
 
 def _article_values(article: ArticleWrite) -> dict[str, Any]:
