@@ -307,3 +307,37 @@ def test_hanja_terms_never_call_the_analyser() -> None:
     assert RICH_RULES.needs_morphemes  # its 금 (gold, not 금리) still needs the analyser
     hanja_only = compile_rules(parse_config({"tags": {"a": {"morph": ["北", "美"]}}}).tags)
     assert not hanja_only.needs_morphemes
+
+
+def _shipped_tags(title: str, text: str = "") -> dict[str, str]:
+    from aggregator.config.schema import default_tags
+
+    shipped = Tagging(compile_rules(default_tags()))
+    report = tag_report(TagInput(title, text), FeedContext(), shipped)
+    return {t.tag: t.source for t in report.tags if t.source == "rule"}
+
+
+def test_shipped_rules_read_english_news_vocabulary() -> None:
+    """The English editions' desks: a wire headline's words give its topic as a rule tag,
+    beside whatever the model says (HuffPost headlines, the model's only English training
+    set, rarely use wire vocabulary: shares, tariffs, Premier League, box office)."""
+    assert "sports" in _shipped_tags("Son Heung-min scores twice as Tottenham top the league")
+    assert "economy" in _shipped_tags("Samsung Electronics profit falls as chip prices slide")
+    assert "entertainment" in _shipped_tags("Korean film tops the North American box office")
+    assert "politics" in _shipped_tags("Opposition pushes impeachment motion in parliament")
+    assert "it-science" in _shipped_tags("Hackers hit banks in a cyberattack")
+    # A body needs two hits: one passing mention of a stock market is not the topic.
+    assert "economy" not in _shipped_tags("Festival opens", "Visitors came from the stock market area.")
+
+
+@pytest.mark.corpus
+def test_shipped_rules_give_a_markets_story_its_economy_tag() -> None:
+    """CNN's story on Asian markets in the trade war (the corpus page, title and text): the
+    model reads it as world news; the rules add economy from its markets vocabulary."""
+    from aggregator.ingest.tag.train import page_example
+    from tests.conftest import CORPUS
+
+    example = page_example(CORPUS / "pages", "general/scrapinghub__cnn_asian-market", "economy")
+    if example is None:
+        pytest.skip(f"corpus page not found under {CORPUS / 'pages'}")
+    assert "economy" in _shipped_tags(example.title, example.text)
