@@ -55,7 +55,7 @@ from aggregator.service.runtime import open_services
 from aggregator.service.upkeep import prune
 from aggregator.store.dbapi import parse_sqlite_url
 from aggregator.store.protocol import Store
-from aggregator.store.records.service import HEARTBEAT_SECONDS, ClaimedFeed
+from aggregator.store.records.service import ALIVE_SECONDS, HEARTBEAT_SECONDS, ClaimedFeed
 
 __all__ = ["Daemon", "SingleInstanceError"]
 
@@ -177,6 +177,9 @@ class Daemon:
         self._cycle_lock = threading.Lock()
         # When the leases of the feeds in flight were last extended (under _cycle_lock).
         self._extended_at: datetime | None = None
+        # (index, count) among the live instances sharing the database, refreshed each tick
+        # (under _cycle_lock); None when alone.
+        self._share: tuple[int, int] | None = None
         self._outage = StoreOutage()
         self._signals = 0
         self._lock = threading.Lock()
@@ -427,6 +430,8 @@ class Daemon:
             if tick or self._extended_at is None or now - self._extended_at > lease / 3:
                 services.store.extend_leases(self.instance_id, in_flight, now + lease)
                 self._extended_at = now
+            if tick and not self._exclusive:
+                self._share = self._own_share(now)
             claimed = services.store.claim_due(
                 self.instance_id,
                 now,
@@ -435,6 +440,9 @@ class Daemon:
                 per_host=self.config.fetch.per_host_limit,
                 busy_hosts=dict(busy),
                 in_flight=in_flight,
+                share=self._share,
+                # Two ticks: the home instance's own tick has come by then.
+                grace=2 * self.config.schedule.tick,
             )
             for feed in claimed:
                 self._start(feed)
@@ -444,6 +452,20 @@ class Daemon:
             self._outage.failed("scheduling cycle failed", exc, time.monotonic())
         else:
             self._outage.succeeded(time.monotonic())
+
+    def _own_share(self, now: datetime) -> tuple[int, int] | None:
+        """This instance's place among the live ones (heartbeat within ALIVE_SECONDS, not
+        stopped), by id: each polls the feeds whose id modulo their count is its index first."""
+        live = sorted(
+            i.id
+            for i in self._require_services().store.instances(
+                since=now - timedelta(seconds=ALIVE_SECONDS)
+            )
+            if i.stopped_at is None
+        )
+        if self.instance_id not in live or len(live) < 2:
+            return None
+        return live.index(self.instance_id), len(live)
 
     def _start(self, claimed: ClaimedFeed) -> None:
         services = self._require_services()

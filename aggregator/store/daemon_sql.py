@@ -152,10 +152,13 @@ class DaemonQueries(SearchQueries):
         per_host: int,
         busy_hosts: dict[str, int] | None = None,
         in_flight: Sequence[int] = (),
+        share: tuple[int, int] | None = None,
+        grace: timedelta = timedelta(0),
     ) -> list[ClaimedFeed]:
         """Lease up to ``limit`` due feeds to ``owner``, at most ``per_host`` per host
         (counting ``busy_hosts``, the hosts this instance is polling already), never one of
-        ``in_flight`` (see the protocol)."""
+        ``in_flight``, another instance's share only once it is ``grace`` overdue (see the
+        protocol)."""
         if limit <= 0:
             return []
         busy = dict(busy_hosts or {})
@@ -166,6 +169,15 @@ class DaemonQueries(SearchQueries):
         ]
         if in_flight:
             conditions.append(FeedRow.id.not_in(list(in_flight)))
+        if share is not None and share[1] > 1:
+            index, count = share
+            conditions.append(
+                or_(
+                    FeedRow.id % count == index,
+                    FeedRow.next_check_at.is_(None),
+                    FeedRow.next_check_at <= now - grace,
+                )
+            )
         stmt = (
             select(FeedRow.id, FeedRow.url, FeedRow.fetch_url, FeedRow.next_check_at)
             .where(*conditions)

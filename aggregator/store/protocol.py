@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from aggregator.store.records.service import ClaimedFeed, PruneCandidate
+from aggregator.store.records.service import ClaimedFeed, InstanceInfo, PruneCandidate
 from aggregator.store.records.updates import (
     FeedState,
     FeedWrite,
@@ -95,11 +95,19 @@ class Store(Protocol):
         per_host: int,
         busy_hosts: dict[str, int] | None = None,
         in_flight: Sequence[int] = (),
+        share: tuple[int, int] | None = None,
+        grace: timedelta = timedelta(0),
     ) -> list[ClaimedFeed]:
         """Lease up to ``limit`` due feeds to ``owner``, at most ``per_host`` per host (counting
         ``busy_hosts``, the hosts this instance is polling already). Feeds in ``in_flight``
         (this instance is polling them) are never claimed again, even where their lease
         lapsed: a late lease extension must not start a second poll of the same feed.
+
+        ``share`` = ``(index, count)`` among the live instances: a feed whose id modulo
+        ``count`` is ``index`` is this instance's own and is claimed as soon as it is due;
+        another instance's only once it has been due for ``grace`` (its home is busy, slow
+        or dead). Without it, whichever instance finished a feed first claimed every feed
+        that came due next, and one instance did nearly all the work.
         """
         ...
 
@@ -143,6 +151,11 @@ class Store(Protocol):
         """Delete the articles (entries and tags go with them), leaving a tombstone per entry so
         that a feed still carrying them does not bring them back.
         """
+        ...
+
+    def instances(self, *, since: datetime | None = None) -> list[InstanceInfo]:
+        """The instances' records, newest heartbeat first; only those heard from since
+        ``since`` when given."""
         ...
 
     def forget_instances(self, before: datetime) -> int:

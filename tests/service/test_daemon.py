@@ -975,7 +975,9 @@ def test_three_daemons_share_feeds_on_postgresql(
         assert too_late == [], too_late[:20]
         # Each daemon did a share of the work; after the kill, daemon-0 did none.
         agents = Counter(h.agent for h in hits if start <= h.at <= killed_at)
-        assert all(agents[f"daemon-{k}"] > MANY_FEEDS / 10 for k in range(3)), agents
+        # Each polls its own share first (feed id modulo the live instances), so the shares
+        # are near a third each; whoever finished a feed first used to take nearly all.
+        assert all(agents[f"daemon-{k}"] > sum(agents.values()) / 6 for k in range(3)), agents
         assert not [h for h in hits if h.at > killed_at + 0.5 and h.agent == "daemon-0"]
         survivors = Counter(h.agent for h in hits if h.at > takeover)
         assert set(survivors) == {"daemon-1", "daemon-2"}, survivors

@@ -107,3 +107,32 @@ def test_the_startup_spread_never_overwrites_a_feed_another_instance_just_polled
     state = store.feed_state("https://a.example/rss")
     assert state is not None and state.next_check_at == polled_next
     assert spread < 2
+
+
+def test_each_instance_claims_its_own_share_first_and_the_rest_once_overdue(
+    store: SqlStore,
+) -> None:
+    urls = [f"https://h{i}.example/rss" for i in range(6)]
+    ids = feeds(store, *urls)
+    mine = {u for u in urls if ids[u] % 2 == 0}
+    # Never polled (next check unset): anyone may take it, as on a first start.
+    assert claim(store, "one", NOW, share=(0, 2), grace=timedelta(seconds=30)) == set(urls)
+    due = NOW + timedelta(minutes=5)
+    with store._write() as session:
+        from sqlalchemy import update
+
+        from aggregator.store.tables import FeedRow
+
+        session.execute(
+            update(FeedRow).values(next_check_at=due, lease_owner=None, lease_until=None)
+        )
+    # Just due: only this instance's own share.
+    assert claim(store, "one", due, share=(0, 2), grace=timedelta(seconds=30)) == mine
+    assert claim(store, "two", due, share=(1, 2), grace=timedelta(seconds=30)) == set(urls) - mine
+    # The others' feeds too once they have been due for the grace (their home is busy or dead).
+    store.release_leases(None)
+    late = due + timedelta(seconds=31)
+    assert claim(store, "one", late, share=(0, 2), grace=timedelta(seconds=30)) == set(urls)
+    # Alone (a share of one, or none), every due feed at once.
+    store.release_leases(None)
+    assert claim(store, "two", due, share=(0, 1)) == set(urls)

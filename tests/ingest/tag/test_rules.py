@@ -327,7 +327,9 @@ def test_shipped_rules_read_english_news_vocabulary() -> None:
     assert "politics" in _shipped_tags("Opposition pushes impeachment motion in parliament")
     assert "it-science" in _shipped_tags("Hackers hit banks in a cyberattack")
     # A body needs two hits: one passing mention of a stock market is not the topic.
-    assert "economy" not in _shipped_tags("Festival opens", "Visitors came from the stock market area.")
+    assert "economy" not in _shipped_tags(
+        "Festival opens", "Visitors came from the stock market area."
+    )
 
 
 @pytest.mark.corpus
