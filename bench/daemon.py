@@ -8,7 +8,9 @@ SQLite file in a temporary directory, on the shipped config.yaml (its tags, rule
 the server, the real pages of ../shared/corpus, and extracted by the shipped workers).
 Every second the daemon's process tree is sampled from /proc: CPU time
 (utime+stime of the daemon and its live children, plus the daemon's cutime+cstime for
-children already reaped) and resident memory (VmRSS, summed over the tree).
+children already reaped) and resident memory, summed over the tree two ways: VmRSS (a page
+shared by several processes counted in each) and PSS (each shared page split among its
+sharers: what the unit's cgroup is charged, and MemoryMax limits; see proctree.py).
 
 Printed, never asserted:
 
@@ -16,7 +18,8 @@ Printed, never asserted:
 - articles stored;
 - CPU % overall, and CPU % in idle seconds: seconds after warm-up in which the server saw
   no request (the scheduler ticking between polls);
-- the tree's peak and steady (median after warm-up) resident memory, the goal 300 MiB;
+- the tree's peak and steady (median after warm-up) resident memory, RSS and PSS, the goal
+  300 MiB, and each process's RSS and PSS at the PSS peak;
 - RSS after warm-up (``--warmup``, default 20 s) and at the end, and the growth between.
 
 Goals printed alongside: memory growth < 10 % after warm-up; idle CPU < 2 %.
@@ -44,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from proctree import cpu_seconds, rss_bytes
+from proctree import cpu_seconds, processes, pss_bytes, rss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 ITEMS_PER_DOCUMENT = 20
@@ -215,11 +218,16 @@ def main() -> None:
             f"{args.seconds:g}s run"
         )
         samples: list[tuple[float, float, int]] = []  # (wall time, cpu seconds, rss bytes)
+        pss: list[int] = []
+        peak_processes: list[tuple[int, str, int, int]] = []
         started = time.time()
         try:
             next_sample = started
             while time.time() < started + args.seconds:
                 samples.append((time.time(), cpu_seconds(daemon.pid), rss_bytes(daemon.pid)))
+                pss.append(pss_bytes(daemon.pid))
+                if pss[-1] >= max(pss):
+                    peak_processes = processes(daemon.pid)
                 if daemon.poll() is not None:
                     raise SystemExit(f"the daemon exited ({daemon.returncode}); see its log")
                 next_sample += 1.0
@@ -286,6 +294,17 @@ def main() -> None:
             f"(the daemon and its extraction workers; goal <= 300 MiB)"
         )
         print(f"tree RSS steady (median)    {steady[len(steady) // 2] / 1048576:.1f} MiB")
+        pss_steady = sorted(
+            m for (at, _, _), m in zip(samples, pss, strict=True) if at >= started + args.warmup
+        ) or [pss[-1]]
+        print(
+            f"tree PSS peak               {max(pss) / 1048576:.1f} MiB   "
+            f"(shared pages split among their sharers: the cgroup's charge; goal <= 300 MiB)"
+        )
+        print(f"tree PSS steady (median)    {pss_steady[len(pss_steady) // 2] / 1048576:.1f} MiB")
+        print("at the PSS peak, per process (RSS / PSS):")
+        for pid, command, rss, share in peak_processes:
+            print(f"  {pid:>7}  {rss / 1048576:6.1f} / {share / 1048576:6.1f} MiB  {command[:70]}")
         print(f"RSS after {args.warmup:g} s warm-up     {warm[2] / 1048576:.1f} MiB")
         print(f"RSS at the end              {end_rss / 1048576:.1f} MiB")
         print(f"memory growth after warm-up {growth:+.1f} %   (goal < 10 %)")

@@ -1,6 +1,12 @@
 """A process tree's CPU time and resident memory, read from /proc (Linux): what the daemon
 benchmarks sample every second. A daemon's extraction workers are its children, so the tree,
-not the process, is what the shipped unit's MemoryMax limits."""
+not the process, is what the shipped unit's MemoryMax limits.
+
+Two sums of memory: VmRSS counts every page a process maps, so a page shared by the daemon,
+the fork server and the workers (libpython, lxml's and numpy's code, what the workers
+inherited from the fork server) is counted once per process; PSS (proportional set size)
+splits each shared page among its sharers, so the tree's PSS is what the kernel charges
+the unit's cgroup for those processes (what MemoryMax limits), page cache aside."""
 
 from __future__ import annotations
 
@@ -59,3 +65,38 @@ def rss_bytes(root: int) -> int:
         except OSError:
             continue
     return total
+
+
+def _rollup(pid: int, key: str) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def pss_bytes(root: int) -> int:
+    """The tree's proportional set size (see the module docstring); a process whose
+    smaps_rollup cannot be read counts its RSS."""
+    total = 0
+    for pid in tree(root):
+        pss = _rollup(pid, "Pss:")
+        if pss is None:
+            pss = _rollup(pid, "Rss:") or 0
+        total += pss
+    return total
+
+
+def processes(root: int) -> list[tuple[int, str, int, int]]:
+    """``(pid, command line, RSS, PSS)`` of each process of the tree."""
+    out = []
+    for pid in tree(root):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        out.append((pid, command.strip(), _rollup(pid, "Rss:") or 0, _rollup(pid, "Pss:") or 0))
+    return out
