@@ -343,3 +343,16 @@ def test_shipped_rules_give_a_markets_story_its_economy_tag() -> None:
     if example is None:
         pytest.skip(f"corpus page not found under {CORPUS / 'pages'}")
     assert "economy" in _shipped_tags(example.title, example.text)
+
+
+def test_the_screen_lets_through_every_case_a_term_matches() -> None:
+    """A rule screens each field with its terms lower-cased, in the lower-cased field: any
+    case the term itself matches passes (a screen that dropped one would lose the tag)."""
+    config = parse_config({"tags": {"sports": {"keywords": ["K리그", "Son Heung-min", "LPGA"]}}})
+    rules = Tagging(compile_rules(config.tags))
+    for title in ("K리그1 개막전", "SON HEUNG MIN scores", "son heung-min scores", "Lpga Tour"):
+        report = tag_report(TagInput(title), FeedContext(), rules)
+        assert ("sports", "rule") in {(t.tag, t.source) for t in report.tags}, title
+    # Hangul keywords keep their own case: the screen lets k리그 through, the term does not.
+    report = tag_report(TagInput("k리그 개막"), FeedContext(), rules)
+    assert not report.tags
