@@ -136,6 +136,13 @@ class Term:
     kind: Literal["keyword", "morph", "regex"]
     source: str
     flags: int = 0
+    # The term's own screen (see Screen): a field that fails it has no match, and the
+    # pattern is not run over it (a full page's body, for each term of a rule that passed).
+    screen: Screen | None = field(init=False, default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind != "regex":
+            object.__setattr__(self, "screen", Screen.of([self]))
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -151,23 +158,77 @@ class TagRule:
     fields: tuple[str, ...] = ("title", "text")
     # Feed identities the rule is limited to; empty = every feed.
     feeds: frozenset[str] = frozenset()
-    # All keyword and morph terms as one alternation: a field it finds nothing in needs no
-    # term-by-term count (most rules match nothing in most articles: one search per field
-    # instead of one per term took tagging from ~0.85 to ~0.4 ms a headline).
-    screen: re.Pattern[str] | None = field(init=False, default=None, compare=False)
+    # What a field must hold for any keyword or morph term to match it (see Screen): most
+    # rules match nothing in most articles, and a field that fails needs no term-by-term
+    # count. None: the rule has no such terms.
+    screen: Screen | None = field(init=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
-        # Lower-case sources without IGNORECASE, searched in the lower-cased field: the same
-        # fields pass (a screen may let more through, never fewer), and a case-insensitive
-        # alternation of a few hundred words took ~40 ms to compile at every start.
-        parts = [f"(?:{_screen_source(t)})" for t in self.terms if t.kind != "regex"]
-        object.__setattr__(self, "screen", re.compile("|".join(parts)) if parts else None)
+        screened = [t for t in self.terms if t.kind != "regex"]
+        object.__setattr__(self, "screen", Screen.of(screened) if screened else None)
 
 
-def _screen_source(term: Term) -> str:
-    if term.kind == "keyword":
-        return keyword_source(term.text.lower())[0]
-    return re.escape(_normalize(term.text).lower())
+_ASCII_WORD = re.compile(r"[0-9A-Za-z]+")
+_PLAIN_WORD = re.compile(r"[0-9a-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldView:
+    """A field as the screens read it: the text, lower-cased, and its ASCII words."""
+
+    text: str
+    lowered: str
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> FieldView:
+        # Words are split where the keyword patterns see a boundary (anything but
+        # [0-9A-Za-z]), in the text as written, then lower-cased.
+        return cls(text, text.lower(), frozenset(w.lower() for w in _ASCII_WORD.findall(text)))
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    """A test that every field one of a rule's terms matches passes (some that none
+    matches may pass too), in a few set and substring operations.
+
+    The screen was a regex alternation of the rule's terms; on a full article page Python's
+    regex engine tries every alternative at nearly every position, and the shipped rules'
+    screens cost ~5 ms a page. Here a one-word Latin keyword is a set of words (itself and
+    its plurals: its pattern matches whole words only, so a match is one of the field's
+    ASCII words); any other term is a substring that its every match contains (a Latin
+    keyword's first part in the lower-cased field; a Hangul keyword's first word, or a
+    morph term, in the field as written)."""
+
+    words: frozenset[str]
+    folded: tuple[str, ...]
+    exact: tuple[str, ...]
+
+    @classmethod
+    def of(cls, terms: Sequence[Term]) -> Screen:
+        words: set[str] = set()
+        folded: list[str] = []
+        exact: list[str] = []
+        for term in terms:
+            text = _normalize(term.text.strip())
+            if term.kind == "keyword" and term.flags & re.IGNORECASE:
+                parts = [p for p in _JOINERS.split(text.lower()) if p]
+                if len(parts) == 1 and _PLAIN_WORD.fullmatch(parts[0]):
+                    words.update(parts[0] + ending for ending in ("", "s", "es"))
+                elif parts:
+                    folded.append(parts[0])
+            elif term.kind == "keyword":
+                exact.append(text.split()[0] if text.split() else text)
+            else:
+                exact.append(text)
+        return cls(frozenset(words), tuple(dict.fromkeys(folded)), tuple(dict.fromkeys(exact)))
+
+    def passes(self, view: FieldView) -> bool:
+        return (
+            not self.words.isdisjoint(view.words)
+            or any(s in view.lowered for s in self.folded)
+            or any(s in view.text for s in self.exact)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +384,7 @@ def _is_hanja(term: Term) -> bool:
 def _apply(
     rule: TagRule,
     fields: Mapping[str, str],
-    lowered: Mapping[str, str],
+    views: Mapping[str, FieldView],
     morphemes: Morphemes | None,
     korean: bool,
 ) -> _Fired | None:
@@ -338,7 +399,7 @@ def _apply(
     where: list[str] = []
     screen = rule.screen
     found = {
-        name: bool(fields[name]) and (screen is None or screen.search(lowered[name]) is not None)
+        name: bool(fields[name]) and (screen is None or screen.passes(views[name]))
         for name in rule.fields
     }
     searched = [name for name in rule.fields if found[name]]
@@ -349,6 +410,8 @@ def _apply(
         if hanja and not korean:
             continue
         for name in rule.fields if term.kind == "regex" else searched:
+            if term.screen is not None and not term.screen.passes(views[name]):
+                continue
             count = _hits(term, fields[name], morphemes)
             if count:
                 hanja_hits += count if hanja else 0
@@ -473,7 +536,7 @@ def _report(
         "link": item.link or "",
         "feed": _normalize(" ".join(x for x in (feed.title, feed.url) if x)),
     }
-    lowered = {name: value.lower() for name, value in fields.items()}  # for the screens
+    views = {name: FieldView.of(value) for name, value in fields.items()}  # for the screens
     identity = feed_identity(feed.url) if feed.url else None
     korean = hangul_share(f"{title} {text[:1500]}") >= MIN_HANGUL
     added: dict[str, _Fired] = {}
@@ -483,7 +546,7 @@ def _report(
             continue
         if rule.action == "veto" and rule.tag in vetoed:
             continue
-        fired = _apply(rule, fields, lowered, morphemes, korean)
+        fired = _apply(rule, fields, views, morphemes, korean)
         if fired is None:
             continue
         if rule.action == "veto":

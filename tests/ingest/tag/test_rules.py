@@ -356,3 +356,37 @@ def test_the_screen_lets_through_every_case_a_term_matches() -> None:
     # Hangul keywords keep their own case: the screen lets k리그 through, the term does not.
     report = tag_report(TagInput("k리그 개막"), FeedContext(), rules)
     assert not report.tags
+
+
+def test_every_match_of_a_shipped_term_passes_its_screen() -> None:
+    """The screens may let a field through that no term matches, never drop one that a
+    term matches: checked for every shipped term on texts that bend the keyword patterns
+    (joined parts, plurals, possessives, case, Hangul particles) and on the corpus pages."""
+    from aggregator.config.schema import default_tags
+    from aggregator.ingest.tag.rules import FieldView
+    from aggregator.ingest.tag.train import PAGE_TAGS, page_example
+    from tests.conftest import CORPUS
+
+    texts = [
+        "KIMJONGUN and Kim Jong-Un met; AI's chips, tariffs and TARIFFES rose",
+        "K-POP idols' comeback; S&P 500, 5G and the Champions-League final",
+        "북한이 美中 갈등 속 與野 협상… 손흥민은 K리그 대신 프리미어리그",
+        "Premierleague? no: Premier  League, premier-league, PREMIER LEAGUE",
+    ]
+    texts += [
+        e.title + "\n" + e.text
+        for e in (page_example(CORPUS / "pages", name, tag) for name, tag in PAGE_TAGS.items())
+        if e is not None
+    ]
+    rules = compile_rules(default_tags()).rules
+    checked = 0
+    for text in texts:
+        view = FieldView.of(text)
+        for rule in rules:
+            for term in rule.terms:
+                if term.screen is None or not term.pattern.search(text):
+                    continue
+                checked += 1
+                assert term.screen.passes(view), (term.text, text[:80])
+                assert rule.screen is not None and rule.screen.passes(view), term.text
+    assert checked > 20
