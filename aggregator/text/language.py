@@ -96,10 +96,12 @@ _READING_CHARS = 1500
 
 def hangul_share(text: str) -> float:
     """Share of letters that are Hangul (0 for text without letters)."""
-    letters = _LETTER.findall(text)
+    letters = "".join(_LETTER.findall(text))
     if not letters:
         return 0.0
-    return sum(1 for c in letters if _HANGUL.match(c)) / len(letters)
+    # One findall over the letters, not a match per letter: a page's 1,500 characters
+    # were a third of the whole tagger's time.
+    return len(_HANGUL.findall(letters)) / len(letters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +117,16 @@ def reading_of(title: str, text: str = "") -> Reading:
     with English function words once the text is long enough to have them), or neither,
     with the reason."""
     sample = f"{title}\n{text[:_READING_CHARS]}"
-    letters = _LETTER.findall(sample)
+    letters = "".join(_LETTER.findall(sample))
     if not letters:
         return Reading(None, "no letters to read")
     total = len(letters)
-    hangul = sum(1 for c in letters if _HANGUL.match(c))
+    hangul = len(_HANGUL.findall(letters))
     if hangul / total >= MIN_HANGUL:
         return Reading("ko")
-    kana = sum(1 for c in letters if _KANA.match(c))
-    han = sum(1 for c in letters if _HAN.match(c))
-    latin = sum(1 for c in letters if _LATIN.match(c))
+    kana = len(_KANA.findall(letters))
+    han = len(_HAN.findall(letters))
+    latin = len(_LATIN.findall(letters))
     if kana and (kana + han) / total >= 0.3:
         return Reading(None, f"Japanese text (kana and kanji {100 * (kana + han) // total} %)")
     if han / total >= 0.3:
