@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     and_,
+    bindparam,
     delete,
     func,
     literal,
@@ -238,13 +239,8 @@ class DaemonQueries(SearchQueries):
     @staticmethod
     def publish_history_on(conn: Connection, feed_id: int, since: datetime) -> list[datetime]:
         """:meth:`publish_history` on an open connection."""
-        when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
-        stmt = (
-            select(when)
-            .join(EntryRow, EntryRow.article_id == ArticleRow.id)
-            .where(EntryRow.feed_id == feed_id, when >= since)
-        )
-        return [w for (w,) in conn.execute(stmt) if w is not None]
+        rows = conn.execute(_PUBLISH_HISTORY, {"feed_id": feed_id, "since": since})
+        return [w for (w,) in rows if w is not None]
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -465,3 +461,17 @@ class DaemonQueries(SearchQueries):
                 .values(starred=starred)
             )
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# Built once: each poll of each feed reads it, and building it cost more (~85 µs) than
+# SQLite takes to run it (the statement's cache key is then computed once, too).
+_PUBLISHED = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
+_PUBLISH_HISTORY = (
+    select(_PUBLISHED)
+    .join(EntryRow, EntryRow.article_id == ArticleRow.id)
+    .where(
+        EntryRow.feed_id == bindparam("feed_id"),
+        # The column on the left: the parameter takes its type (UTC datetimes as text).
+        _PUBLISHED >= bindparam("since"),  # noqa: SIM300
+    )
+)

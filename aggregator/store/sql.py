@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BindParameter, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
@@ -104,7 +104,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         then too (:meth:`publish_history`), read in the same transaction: every update
         needs both, and a 304 needs nothing else."""
         with self._read_core() as conn:
-            row = conn.execute(select(*_FEED_STATE).where(FeedRow.url == url)).one_or_none()
+            row = conn.execute(_FEED_STATE_BY_URL, {"url": url}).one_or_none()
             if row is None:
                 return None
             state = _feed_state(row)
@@ -119,10 +119,8 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         out: dict[str, KnownEntry] = {}
         with self._read_core() as conn:
             for chunk in chunks(list(by_hash), 500):
-                stmt = select(EntryRow.key_hash, EntryRow.article_id, EntryRow.content_hash).where(
-                    EntryRow.feed_id == feed_id, EntryRow.key_hash.in_(chunk)
-                )
-                for key_hash, article_id, content_hash in conn.execute(stmt):
+                rows = conn.execute(_KNOWN_ENTRIES, {"feed_id": feed_id, "hashes": chunk})
+                for key_hash, article_id, content_hash in rows:
                     out[by_hash[key_hash]] = KnownEntry(article_id, content_hash)
         return out
 
@@ -132,10 +130,8 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         out: dict[str, int] = {}
         with self._read_core() as conn:
             for chunk in chunks(list(by_hash), 500):
-                stmt = select(ArticleRow.key_hash, ArticleRow.id).where(
-                    ArticleRow.key_hash.in_(chunk)
-                )
-                out.update({by_hash[h]: article_id for h, article_id in conn.execute(stmt)})
+                rows = conn.execute(_KNOWN_ARTICLES, {"hashes": chunk})
+                out.update({by_hash[h]: article_id for h, article_id in rows})
         return out
 
     def article_texts(self, article_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
@@ -199,7 +195,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         if schedule is not None:
             values.update(schedule.values())
         with self._write_core() as conn:
-            conn.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**values))
+            conn.execute(_UPDATE_FEED, {"row_id": feed_id, **values})
 
     def store_update(self, feed_id: int, write: FeedWrite) -> WriteCounts:
         """Write one feed's update in a single transaction, in set-based statements: one
@@ -266,24 +262,13 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         among ``hashes``."""
         found: dict[str, tuple[int, int, str]] = {}
         for chunk in chunks(list(dict.fromkeys(hashes)), 500):
-            rows = session.execute(
-                select(
-                    EntryRow.key_hash, EntryRow.id, EntryRow.article_id, EntryRow.content_hash
-                ).where(EntryRow.feed_id == feed_id, EntryRow.key_hash.in_(chunk))
-            )
+            rows = session.execute(_STORED_ENTRIES, {"feed_id": feed_id, "hashes": chunk})
             for key_hash, entry_id, article_id, content_hash in rows:
                 found[key_hash] = (entry_id, article_id, content_hash)
         return found
 
     def _has_entries_before(self, session: Session, feed_id: int, now: datetime) -> bool:
-        return (
-            session.execute(
-                select(EntryRow.id)
-                .where(EntryRow.feed_id == feed_id, EntryRow.first_seen_at < now)
-                .limit(1)
-            ).first()
-            is not None
-        )
+        return session.execute(_ENTRY_BEFORE, {"feed_id": feed_id, "now": now}).first() is not None
 
     def _store_known_entry(
         self,
@@ -625,6 +610,25 @@ _FEED_STATE = (
     FeedRow.gone,
     FeedRow.last_success_at,
     FeedRow.next_check_at,
+)
+
+# Built once (see daemon_sql._PUBLISH_HISTORY): a 304 is this read and this write. The
+# UPDATE's SET clause is the parameters' columns besides ``row_id``.
+_FEED_STATE_BY_URL = select(*_FEED_STATE).where(FeedRow.url == bindparam("url"))
+_UPDATE_FEED = update(FeedRow).where(FeedRow.id == bindparam("row_id"))
+# And the lookups of every feed update, IN lists as expanding parameters.
+_HASHES: BindParameter[str] = bindparam("hashes", expanding=True)
+_KNOWN_ENTRIES = select(EntryRow.key_hash, EntryRow.article_id, EntryRow.content_hash).where(
+    EntryRow.feed_id == bindparam("feed_id"), EntryRow.key_hash.in_(_HASHES)
+)
+_STORED_ENTRIES = select(
+    EntryRow.key_hash, EntryRow.id, EntryRow.article_id, EntryRow.content_hash
+).where(EntryRow.feed_id == bindparam("feed_id"), EntryRow.key_hash.in_(_HASHES))
+_KNOWN_ARTICLES = select(ArticleRow.key_hash, ArticleRow.id).where(ArticleRow.key_hash.in_(_HASHES))
+_ENTRY_BEFORE = (
+    select(EntryRow.id)
+    .where(EntryRow.feed_id == bindparam("feed_id"), EntryRow.first_seen_at < bindparam("now"))
+    .limit(1)
 )
 
 
