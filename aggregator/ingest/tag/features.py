@@ -90,15 +90,25 @@ def _finish(hashes: npt.NDArray[np.uint64], salt: int) -> IntArray:
     return (mixed >> _FOLD).astype(np.int64)
 
 
-def _buckets(text: str) -> tuple[IntArray, IntArray]:
-    """Buckets of the text's character n-grams and of its whole words (with repeats)."""
-    normalized = normalize_text(text)
-    if len(normalized) <= 2:
+def _buckets(texts: Sequence[str]) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """The buckets of every text's character n-grams and whole words (with repeats), each
+    with the index of its text: ``(gram text, gram bucket, word text, word bucket)``.
+
+    All texts at once, as one array of code points: a call per text cost a few dozen numpy
+    calls per headline, more than the hashing itself on a feed's items. The polynomial hash
+    of an n-gram depends on its characters only, so the buckets are those of each text
+    alone; an n-gram that would span two texts is dropped."""
+    normalized = [normalize_text(text) for text in texts]
+    kept = [i for i, t in enumerate(normalized) if len(t) > 2]
+    if not kept:
         empty = np.empty(0, np.int64)
-        return empty, empty
-    points = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        return empty, empty, empty, empty
+    joined = "".join(normalized[i] for i in kept)
+    points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owner = np.repeat(np.asarray(kept, np.int64), [len(normalized[i]) for i in kept])
     size = points.size
     space = points == _SPACE
+    gram_owner: list[IntArray] = []
     grams: list[IntArray] = []
     rolling = points.copy()
     inner_space = np.zeros(size, dtype=bool)
@@ -112,13 +122,16 @@ def _buckets(text: str) -> tuple[IntArray, IntArray]:
             # An n-gram may start or end at the word's padding space, never cross one.
             inner_space = inner_space[:count] | space[n - 2 : n - 2 + count]
         if n == 1:
-            grams.append(_finish(rolling[~space], 0))
-        elif n == 2:
-            grams.append(_finish(rolling[:count], 1))  # text has no two spaces in a row
+            keep = ~space
         else:
-            grams.append(_finish(rolling[:count][~inner_space[:count]], n - 1))
-    # Whole words: the hash of each word's code points, by a cumulative polynomial over the
-    # whole text taken between the word's bounding spaces.
+            # Within one text (each text's padding spaces meet the next one's).
+            keep = owner[:count] == owner[n - 1 : n - 1 + count]
+            if n > 2:
+                keep &= ~inner_space[:count]
+        grams.append(_finish(rolling[:count][keep], n - 1))
+        gram_owner.append(owner[:count][keep])
+    # Whole words: the hash of each word's code points, by a cumulative polynomial taken
+    # between the word's bounding spaces (two texts' spaces bound an empty word: dropped).
     bounds = np.flatnonzero(space)
     starts, ends = bounds[:-1] + 1, bounds[1:]
     lengths = ends - starts
@@ -128,7 +141,12 @@ def _buckets(text: str) -> tuple[IntArray, IntArray]:
     for offset in range(int(lengths.max()) if lengths.size else 0):
         live = lengths > offset
         word_hashes[live] = word_hashes[live] * _MUL + points[starts[live] + offset]
-    return np.concatenate(grams), _finish(word_hashes, 4)
+    return (
+        np.concatenate(gram_owner),
+        np.concatenate(grams),
+        owner[starts],
+        _finish(word_hashes, 4),
+    )
 
 
 def features(segments: Sequence[str]) -> Features:
@@ -138,19 +156,17 @@ def features(segments: Sequence[str]) -> Features:
     The model multiplies the values by its idf and L2-normalises each segment (in numpy, at
     training and at inference alike).
     """
-    # All segments at once: a key per (segment, bucket, kind), counted by one np.unique (a
-    # call per segment and kind cost more than the hashing itself on a feed's headlines).
-    keys: list[IntArray] = []
-    for i, text in enumerate(segments):
-        grams, words = _buckets(text)
-        base = i << (HASH_BITS + 1)
-        if grams.size:
-            keys.append(base + (grams << 1))
-        if words.size:
-            keys.append(base + (words << 1) + 1)
-    if not keys:
+    # A key per (segment, bucket, kind), counted by one np.unique.
+    gram_segment, grams, word_segment, words = _buckets(segments)
+    if not grams.size and not words.size:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
-    unique, counts = np.unique(np.concatenate(keys), return_counts=True)
+    keys = np.concatenate(
+        [
+            (gram_segment << (HASH_BITS + 1)) + (grams << 1),
+            (word_segment << (HASH_BITS + 1)) + (words << 1) + 1,
+        ]
+    )
+    unique, counts = np.unique(keys, return_counts=True)
     weight = np.where(unique & 1, WORD_WEIGHT, 1.0)
     value = (weight * (1.0 + np.log(counts))).astype(np.float32)
     # A word and an n-gram may share a bucket: merge them (hash collisions are rare, and the
