@@ -139,6 +139,9 @@ class Term:
     # The term's own screen (see Screen): a field that fails it has no match, and the
     # pattern is not run over it (a full page's body, for each term of a rule that passed).
     screen: Screen | None = field(init=False, default=None, compare=False)
+    # Compiled on first use and kept here: re's own cache holds 512 patterns, fewer than
+    # the modules' and a large config's together, and evicts the oldest first.
+    _compiled: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind != "regex":
@@ -146,7 +149,11 @@ class Term:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        return re.compile(self.source, self.flags)
+        compiled = self._compiled
+        if compiled is None:  # two threads may both compile it: the same pattern either way
+            compiled = re.compile(self.source, self.flags)
+            object.__setattr__(self, "_compiled", compiled)
+        return compiled
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +179,11 @@ _ASCII_WORD = re.compile(r"[0-9A-Za-z]+")
 _PLAIN_WORD = re.compile(r"[0-9a-z]+")
 
 
+# Letters that a case-insensitive pattern matches to an ASCII letter but that neither
+# lower() nor the ASCII word split turn into one (İ ı ~ i, ſ ~ s, the Kelvin sign ~ k).
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
 @dataclass(frozen=True, slots=True)
 class FieldView:
     """A field as the screens read it: the text, lower-cased, and its ASCII words."""
@@ -179,12 +191,19 @@ class FieldView:
     text: str
     lowered: str
     words: frozenset[str]
+    # The field holds one of _FOLDS_TO_ASCII: every screen lets it through.
+    unscreened: bool = False
 
     @classmethod
     def of(cls, text: str) -> FieldView:
         # Words are split where the keyword patterns see a boundary (anything but
         # [0-9A-Za-z]), in the text as written, then lower-cased.
-        return cls(text, text.lower(), frozenset(w.lower() for w in _ASCII_WORD.findall(text)))
+        return cls(
+            text,
+            text.lower(),
+            frozenset(w.lower() for w in _ASCII_WORD.findall(text)),
+            any(c in text for c in _FOLDS_TO_ASCII),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +244,8 @@ class Screen:
 
     def passes(self, view: FieldView) -> bool:
         return (
-            not self.words.isdisjoint(view.words)
+            view.unscreened
+            or not self.words.isdisjoint(view.words)
             or any(s in view.lowered for s in self.folded)
             or any(s in view.text for s in self.exact)
         )
