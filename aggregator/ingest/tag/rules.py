@@ -127,10 +127,10 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
 class Term:
     """One thing a rule looks for. ``kind`` says how ``pattern`` is used.
 
-    The pattern is compiled when first needed (``re`` keeps it in its cache), not when the
-    rules are: a rule's screen finds most fields free of all its terms, and compiling the
-    shipped rules' few hundred case-insensitive patterns up front cost every tagging
-    command ~80 ms of start-up."""
+    The pattern is compiled when first needed, and kept, not when the rules are: a rule's
+    screen finds most fields free of all its terms, and compiling the shipped rules' few
+    hundred case-insensitive patterns up front cost every tagging command ~80 ms of
+    start-up."""
 
     text: str
     kind: Literal["keyword", "morph", "regex"]
