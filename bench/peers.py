@@ -58,7 +58,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from proctree import rss_bytes  # noqa: E402
+from proctree import cpu_seconds, rss_bytes  # noqa: E402
 
 CORPUS_PAGES = REPO.parent / "shared" / "corpus" / "pages"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aggregator-bench"
@@ -254,14 +254,19 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | No
     chunks: list[bytes] = []
     reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
     reader.start()
+    tree_cpu = 0.0
     while proc.poll() is None:
         peak = max(peak, rss_bytes(proc.pid))
+        tree_cpu = max(tree_cpu, cpu_seconds(proc.pid))
         time.sleep(0.05)
     wall = time.perf_counter() - started
     reader.join()
     output = b"".join(chunks).decode(errors="replace")
     # Runs are sequential: what the reaped children spent since the start is this one's.
-    return Run(wall, _children_cpu() - cpu_before, peak, proc.returncode, output)
+    # That misses the extraction workers (the fork server's children, which the command does
+    # not wait for), so the tree sampled while it ran counts too: the larger of the two.
+    cpu = max(_children_cpu() - cpu_before, tree_cpu)
+    return Run(wall, cpu, peak, proc.returncode, output)
 
 
 def _children_cpu() -> float:

@@ -42,16 +42,16 @@ def tree(root: int) -> list[int]:
 
 
 def cpu_seconds(root: int) -> float:
-    """CPU time of the tree: live processes' utime+stime, plus the root's reaped children."""
+    """CPU time of the tree: each live process's utime+stime and cutime+cstime (what its
+    children that it has reaped used: a recycled extraction worker is reaped by the fork
+    server, not by the daemon)."""
     total = 0
     for pid in tree(root):
         fields = _stat(pid)
         if fields is None:
             continue
         # After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
-        total += int(fields[11]) + int(fields[12])
-        if pid == root:
-            total += int(fields[13]) + int(fields[14])
+        total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / TICKS
 
 
