@@ -7,10 +7,11 @@ SQLite file in a temporary directory, on the shipped config.yaml (its tags, rule
 ``full_text: false`` unless ``--full-text`` (then every new article's page is fetched from
 the server, the real pages of ../shared/corpus, and extracted by the shipped workers).
 Every second the daemon's process tree is sampled from /proc: CPU time
-(utime+stime of the daemon and its live children, plus the daemon's cutime+cstime for
-children already reaped) and resident memory, summed over the tree two ways: VmRSS (a page
-shared by several processes counted in each) and PSS (each shared page split among its
-sharers: what the unit's cgroup is charged, and MemoryMax limits; see proctree.py).
+(utime+stime of each live process of the tree, plus its cutime+cstime for the children it
+has already reaped: the fork server reaps recycled workers) and resident memory, summed
+over the tree two ways: VmRSS (a page shared by several processes counted in each) and
+PSS (each shared page split among its sharers: what the unit's cgroup is charged, and
+MemoryMax limits; see proctree.py).
 
 Printed, never asserted:
 

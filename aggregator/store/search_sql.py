@@ -154,7 +154,7 @@ class SearchQueries(StoreBase):
         self, session: Session, article_id: int, title: str, text: str, summary: str = ""
     ) -> None:
         """Index or re-index one article; ``summary`` stands in for an empty text."""
-        _index_rows(session, self.dialect, [(article_id, title or "", search_body(text, summary))])
+        _index_tokens(session, self.dialect, [(article_id, *index_tokens(title, text, summary))])
 
     def index_tokenized(
         self, session: Session | Connection, tokenized: Sequence[tuple[int, str, str]]

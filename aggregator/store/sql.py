@@ -119,8 +119,8 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         out: dict[str, KnownEntry] = {}
         with self._read_core() as conn:
             for chunk in chunks(list(by_hash), 500):
-                rows = conn.execute(_KNOWN_ENTRIES, {"feed_id": feed_id, "hashes": chunk})
-                for key_hash, article_id, content_hash in rows:
+                rows = conn.execute(_STORED_ENTRIES, {"feed_id": feed_id, "hashes": chunk})
+                for key_hash, _, article_id, content_hash in rows:
                     out[by_hash[key_hash]] = KnownEntry(article_id, content_hash)
         return out
 
@@ -618,9 +618,6 @@ _FEED_STATE_BY_URL = select(*_FEED_STATE).where(FeedRow.url == bindparam("url"))
 _UPDATE_FEED = update(FeedRow).where(FeedRow.id == bindparam("row_id"))
 # And the lookups of every feed update, IN lists as expanding parameters.
 _HASHES: BindParameter[str] = bindparam("hashes", expanding=True)
-_KNOWN_ENTRIES = select(EntryRow.key_hash, EntryRow.article_id, EntryRow.content_hash).where(
-    EntryRow.feed_id == bindparam("feed_id"), EntryRow.key_hash.in_(_HASHES)
-)
 _STORED_ENTRIES = select(
     EntryRow.key_hash, EntryRow.id, EntryRow.article_id, EntryRow.content_hash
 ).where(EntryRow.feed_id == bindparam("feed_id"), EntryRow.key_hash.in_(_HASHES))
