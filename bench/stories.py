@@ -6,7 +6,7 @@ another, so stories have several members), then stores M new articles the way a 
 update does (a transaction per feed of 20 articles: insert the article, then
 ``SqlStore.assign_story``) and prints:
 
-- fingerprint ms/article (normalize + shingles + datasketch MinHash + band hashes; done by
+- fingerprint ms/article (normalize + shingles + MinHash + band hashes; done by
   the pipeline before the transaction opens);
 - assignment ms/article inside the transaction (band lookup, verification, writes), p50/p95,
   and its CPU time (on a shared machine wall time includes waiting for a core);

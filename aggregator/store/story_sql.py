@@ -9,7 +9,7 @@ advisory lock makes the assignments of several daemons take turns (two instances
 the same wire story at once would otherwise each start a story). A crash rolls the
 assignment back with the article.
 
-This module imports neither datasketch nor numpy: prints arrive computed (the pipeline
+This module does not import numpy: prints arrive computed (the pipeline
 does it before the transaction) and signatures are compared as plain integers.
 """
 

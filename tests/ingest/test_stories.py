@@ -15,6 +15,8 @@ import pytest
 from aggregator.ingest.stories import (
     BANDS,
     NUM_PERM,
+    _minhash,
+    _shingles,
     fingerprint,
     language_key,
     normalize_text,
@@ -91,6 +93,24 @@ def test_fingerprint_shape_and_short_texts() -> None:
     again = fingerprint("제목", WIRE, language=None, seen_at=T0)
     assert again == fp  # deterministic across calls (and processes: fixed seed, crc32)
     assert fingerprint("제목만 있는 기사", "짧은 요약", language=None, seen_at=T0) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [WIRE, "짧은기사본문입니다", WIRE * 3, "Seoul stocks closed higher on Friday. " * 40],
+    ids=["wire", "short", "long", "english"],
+)
+def test_the_signature_is_datasketchs_affine32_minhash(text: str) -> None:
+    """Prints stored before datasketch was dropped must keep matching new ones."""
+    import zlib
+
+    datasketch = pytest.importorskip("datasketch")
+    shingles = _shingles(normalize_text(text))
+    reference = datasketch.MinHash(
+        num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32, scheme="affine32"
+    )
+    reference.update_batch(list(shingles))
+    assert _minhash(shingles) == tuple(int(v) for v in reference.hashvalues)
 
 
 def _print(title: str, text: str, when: datetime = T0) -> StoryPrint:
