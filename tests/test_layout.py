@@ -51,7 +51,8 @@ ALLOWED: dict[str, set[str]] = {
     "__main__": {"cli"},
 }
 
-# Inside ingest, the stages are independent of each other; only the pipeline composes them.
+# Inside ingest, the stages are independent of each other; only the pipeline composes them
+# (with prepare, the half of an update that worker processes run).
 STAGES = {"decide", "schedule", "fetch", "parse", "extract", "tag", "stories"}
 
 # Package __init__ files that may import: the click group registers its command modules.

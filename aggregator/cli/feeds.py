@@ -188,13 +188,16 @@ def poll(ctx: click.Context, feed_urls: tuple[str, ...]) -> None:
     out = make_plain_console()
     err = make_plain_console(stderr=True)
     results: list[FeedUpdateResult] = []
-    from aggregator.service.runtime import open_services
+    from aggregator.service.runtime import open_services, prepare_workers_for
 
     interrupted = False
     # On a terminal the bar shares the screen with the result lines: drawn on their console,
     # rich clears and redraws it around each line (drawn on stderr, it was overprinted).
     bar_console = out if out.is_terminal else err
-    with errors_exit(), open_services(config) as services:
+    with (
+        errors_exit(),
+        open_services(config, prepare_workers=prepare_workers_for(feeds)) as services,
+    ):
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),

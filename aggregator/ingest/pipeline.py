@@ -5,6 +5,8 @@ For one feed::
     store.feed_state(url)                       # validators from the last poll
       | fetch(url, etag, last_modified)          # 304 → record_not_modified, done
       | parse_feed(bytes, headers)               # feedparser / JSON Feed, Korean fixes
+                                                 #   (in a PreparePool worker, with the new
+                                                 #   entries' feed text and tags, when given)
       | plan_entries(parsed, known entries)      # new / edited / unchanged (pure)
       | fetch article pages of new articles      # threads, per-host limit, SSRF guard
       | extract in the process pool              # trafilatura + fallbacks, time limit
@@ -23,7 +25,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -40,9 +42,9 @@ from aggregator.ingest.decide import (
     redirect_state,
     take_newest,
 )
-from aggregator.ingest.extract.article import text_from_feed_content
 from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.parse.feed import parse_feed
+from aggregator.ingest.prepare import Prepared, entry_feed_text
 from aggregator.ingest.schedule import (
     SchedulePolicy,
     ServerHints,
@@ -63,8 +65,8 @@ from aggregator.models import (
     ExtractedArticle,
     FeedUpdateResult,
     FetchResult,
-    ParsedEntry,
     StoryPrint,
+    TagAssignment,
 )
 from aggregator.store.protocol import Store
 from aggregator.store.records.updates import (
@@ -84,6 +86,7 @@ __all__ = [
     "Extractor",
     "PageWork",
     "PlannedEntry",
+    "Preparer",
     "Services",
     "content_hash",
     "plan_entries",
@@ -115,6 +118,15 @@ class Extractor(Protocol):
         feed_title: str | None = None,
         feed_content: str = "",
     ) -> Future[ExtractedArticle]: ...
+
+
+class Preparer(Protocol):
+    """Parsing and the new entries' feed text and tags, elsewhere (see
+    :mod:`aggregator.ingest.prepare`): submit a document, get a future."""
+
+    def submit(
+        self, body: bytes, url: str, headers: Mapping[str, str], feed: FeedConfig
+    ) -> Future[Prepared]: ...
 
 
 class PageRegistry:
@@ -180,7 +192,9 @@ class Control:
 @dataclass(frozen=True, slots=True)
 class Services:
     """Everything an update needs, passed in: no globals. ``tagger`` is what was loaded for
-    tagging (the model, the analyser), ``tagging`` how the current config tags with it."""
+    tagging (the model, the analyser), ``tagging`` how the current config tags with it;
+    ``prepare``, when given, parses and tags feeds without full text in worker processes
+    (with the same config and model)."""
 
     config: Config
     store: Store
@@ -189,6 +203,7 @@ class Services:
     tagger: Tagger
     tagging: Tagging
     control: Control = field(default_factory=Control)
+    prepare: Preparer | None = None
 
 
 _POLL_SECONDS = 0.25
@@ -205,20 +220,16 @@ def _result(future: Future[T], services: Services) -> T:
                 raise Interrupted("shutting down") from None
 
 
-def _feed_text(entry: ParsedEntry) -> tuple[str, str]:
-    html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
-    return text_from_feed_content(html)
-
-
 def _article_from_feed(
     planned: PlannedEntry,
     *,
     status: str,
     error: str | None,
     language: str | None,
+    feed_text: tuple[str, str] | None = None,
 ) -> ArticleWrite:
     entry = planned.entry
-    text, html = _feed_text(entry)
+    text, html = feed_text or entry_feed_text(entry)
     return ArticleWrite(
         url_key=planned.url_key,
         url=entry.link,
@@ -307,8 +318,10 @@ def _articles_for(
     feed: FeedConfig,
     feed_title: str | None,
     services: Services,
+    prepared: Mapping[int, tuple[tuple[str, str], tuple[TagAssignment, ...]]],
 ) -> tuple[dict[str, ArticleWrite], set[str]]:
     """ArticleWrite per entry key, fetched and extracted for new articles when enabled.
+    ``prepared`` holds feed texts already made, by ``id()`` of the entry.
 
     Also returns the keys whose page this feed extracted itself (not another feed's).
     """
@@ -334,8 +347,13 @@ def _articles_for(
                 ours.add(item.key)
         else:
             status = "skipped" if not feed.full_text or item.entry.link is None else "kept"
+            made = prepared.get(id(item.entry))
             articles[item.key] = _article_from_feed(
-                item, status=status, error=None, language=feed.language
+                item,
+                status=status,
+                error=None,
+                language=feed.language,
+                feed_text=made[0] if made else None,
             )
     by_key = {item.key: item for item in planned}
     pending = set(futures)
@@ -437,9 +455,22 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             return _logged(
                 FeedUpdateResult(feed.url, "not_modified", ms=elapsed(), http_status=304)
             )
-        parsed = parse_feed(
-            fetched.content, fetched.final_url, fetched.headers, services.config.limits.fields()
-        )
+        prepared: Prepared | None = None
+        if services.prepare is not None and not feed.full_text:
+            prepared = _result(
+                services.prepare.submit(fetched.content, fetched.final_url, fetched.headers, feed),
+                services,
+            )
+            parsed = prepared.parsed
+        else:
+            parsed = parse_feed(
+                fetched.content,
+                fetched.final_url,
+                fetched.headers,
+                services.config.limits.fields(),
+            )
+    except Interrupted:
+        raise
     except AggregatorError as exc:
         retry_after: str | None = None
         if isinstance(exc, FetchError):
@@ -481,7 +512,8 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     new_keys = [p.url_key for p in planned if not p.changed]
     existing_articles = store.known_articles(new_keys)
     feed_title = feed.title or parsed.title or None
-    articles, ours = _articles_for(planned, existing_articles, feed, feed_title, services)
+    made = prepared.by_entry() if prepared is not None else {}
+    articles, ours = _articles_for(planned, existing_articles, feed, feed_title, services, made)
     stored_texts = store.article_texts(
         [known[p.key].article_id for p in planned if p.changed and p.key in known]
     )
@@ -489,21 +521,34 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     writes: list[EntryWrite] = []
     extracted = failed = 0
     context = FeedContext(url=feed.url, title=feed_title, tags=feed.tags)
-    # The feed's articles tagged together: the model reads them in one batch.
-    all_tags = tags_for_many(
-        [
-            TagInput(
-                title=articles[item.key].title,
-                text=_tag_text(item, articles[item.key], known, stored_texts),
-                categories=item.entry.categories,
-                link=item.entry.link,
-            )
-            for item in planned
-        ],
-        context,
-        services.tagging,
+    # A new entry's tags may have come with the parse; the rest (an edited entry is tagged
+    # on its stored full text) are tagged together: the model reads them in one batch.
+    all_tags: list[tuple[TagAssignment, ...] | None] = [
+        made[id(item.entry)][1] if not item.changed and id(item.entry) in made else None
+        for item in planned
+    ]
+    todo = [i for i, tags in enumerate(all_tags) if tags is None]
+    tagged = (
+        tags_for_many(
+            [
+                TagInput(
+                    title=articles[planned[i].key].title,
+                    text=_tag_text(planned[i], articles[planned[i].key], known, stored_texts),
+                    categories=planned[i].entry.categories,
+                    link=planned[i].entry.link,
+                )
+                for i in todo
+            ],
+            context,
+            services.tagging,
+        )
+        if todo
+        else []
     )
-    for item, tags in zip(planned, all_tags, strict=True):
+    for i, fresh_tags in zip(todo, tagged, strict=True):
+        all_tags[i] = fresh_tags
+    for item, entry_tags in zip(planned, all_tags, strict=True):
+        assert entry_tags is not None
         article = articles[item.key]
         if item.key in ours:
             extracted += article.extract_status in ("ok", "fallback")
@@ -515,7 +560,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
                 content_hash=item.content_hash,
                 article=replace(
                     article,
-                    tags=tags,
+                    tags=entry_tags,
                     # Only a new article gets a story; one already stored keeps its own.
                     story_print=None
                     if item.changed or item.url_key in existing_articles

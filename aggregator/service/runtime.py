@@ -7,18 +7,18 @@ and the tests both use it, so what the tests exercise is what users run.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
 
-from aggregator.config.schema import Config
+from aggregator.config.schema import Config, FeedConfig
 
 if TYPE_CHECKING:
     from aggregator.ingest.fetch import FetchSettings
     from aggregator.ingest.pipeline import Extractor, Services
 
-__all__ = ["fetch_settings", "open_services"]
+__all__ = ["PREPARE_MIN_FEEDS", "fetch_settings", "open_services", "prepare_workers_for"]
 
 
 def fetch_settings(config: Config) -> FetchSettings:
@@ -47,16 +47,19 @@ def open_services(
     *,
     extractor: Extractor | None = None,
     environ: Mapping[str, str] | None = None,
+    prepare_workers: int = 0,
 ) -> Iterator[Services]:
     """Open the store, the HTTP client and the extraction pool; close them all afterwards.
 
     An ``extractor`` passed in is used as is and left open (tests share one pool). When the
     body raises (Ctrl-C included), in-flight work is told to stop and the pool is not
-    waited for.
+    waited for. ``prepare_workers`` > 0 parses and tags feeds without full text in that many
+    worker processes (:mod:`aggregator.ingest.prepare`; see :func:`prepare_workers_for`).
     """
     from aggregator.ingest.extract.pool import ExtractionPool, limit_malloc_arenas
     from aggregator.ingest.fetch import HttpFetcher
     from aggregator.ingest.pipeline import PageWork, Services
+    from aggregator.ingest.prepare import PreparePool
     from aggregator.ingest.tag.learn import LEARNED_MODEL
     from aggregator.ingest.tag.loader import open_tagger, tagging_for, with_learned
     from aggregator.store.sql import SqlStore
@@ -69,7 +72,11 @@ def open_services(
     with ExitStack() as stack:
         store = SqlStore.open(config.database_url(environ), create=True)
         stack.callback(store.close)
-        tagger = with_learned(config, tagger, store.load_tag_model(LEARNED_MODEL))
+        learned = store.load_tag_model(LEARNED_MODEL)
+        tagger = with_learned(config, tagger, learned)
+        prepare: PreparePool | None = None
+        if prepare_workers > 0:
+            prepare = stack.enter_context(PreparePool(config, learned, workers=prepare_workers))
         fetcher = HttpFetcher(fetch_settings(config))
         stack.callback(fetcher.close)
         pool: Extractor
@@ -100,6 +107,7 @@ def open_services(
             pages=PageWork(extractor=pool, pool=page_pool),
             tagger=tagger,
             tagging=tagging_for(config, tagger),
+            prepare=prepare,
         )
         aborted = False
         try:
@@ -112,3 +120,20 @@ def open_services(
             page_pool.shutdown(wait=True, cancel_futures=True)
             if own_pool is not None:
                 own_pool.close(wait=not (aborted or services.control.stop.is_set()))
+
+
+# A poll of at least this many feeds without full text parses and tags them in worker
+# processes: below it, the workers' start-up (~0.5 s of a core each) costs more than it saves.
+PREPARE_MIN_FEEDS = 20
+
+
+def prepare_workers_for(feeds: Sequence[FeedConfig], cpus: int | None = None) -> int:
+    """How many :class:`~aggregator.ingest.prepare.PreparePool` workers a poll of ``feeds``
+    gets: none on one core or for few feeds without full text, else one per core but one
+    (the poll's own process keeps a core busy fetching, planning and writing)."""
+    if cpus is None:
+        cpus = os.cpu_count() or 1
+    plain = sum(1 for feed in feeds if not feed.full_text)
+    if cpus < 2 or plain < PREPARE_MIN_FEEDS:
+        return 0
+    return cpus - 1

@@ -41,6 +41,7 @@ __all__ = [
     "ExtractFn",
     "ExtractionPool",
     "limit_malloc_arenas",
+    "process_context",
     "release_free_memory",
 ]
 
@@ -133,7 +134,9 @@ def _warm_up() -> None:
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
 
 
-def _mp_context() -> Any:
+def process_context() -> Any:
+    """multiprocessing's 'forkserver' context (a threaded process forks safely from it), or
+    'spawn' where there is none."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
@@ -168,7 +171,7 @@ class ExtractionPool:
                 max_workers=self.workers,
                 max_tasks=max_tasks,
                 initializer=_warm_up,
-                context=_mp_context(),
+                context=process_context(),
             )
 
     def submit(

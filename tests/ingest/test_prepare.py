@@ -1,0 +1,131 @@
+"""Parsing and tagging in worker processes: the same articles and tags as in-process, and a
+document that hangs or kills its worker fails alone."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pytest_httpserver import HTTPServer
+
+from aggregator.config.schema import Config, FeedConfig, parse_config
+from aggregator.ingest.pipeline import poll_feeds
+from aggregator.ingest.prepare import PreparePool, prepare_in_worker
+from aggregator.models import FieldLimits
+from aggregator.service.runtime import PREPARE_MIN_FEEDS, open_services, prepare_workers_for
+from tests.conftest import REPO_ROOT
+from tests.sites import items, rss
+
+
+def shipped_config(database: str, urls: list[str], concurrency: int = 4) -> Config:
+    """config.yaml's tags, rules and model, with these feeds (no full text) and database."""
+    data = yaml.safe_load((REPO_ROOT / "config.yaml").read_text(encoding="utf-8"))
+    data["database"] = database
+    data["fetch"] = {
+        **data.get("fetch", {}),
+        "allow_private_networks": True,
+        "timeout": 10,
+        "concurrency": concurrency,
+    }
+    data["feeds"] = [{"url": url, "full_text": False} for url in urls]
+    return parse_config(data)
+
+
+def stored(database: Path) -> list[tuple[Any, ...]]:
+    """Every article with its tags, in an order independent of which feed came first."""
+    conn = sqlite3.connect(database)
+    try:
+        articles = conn.execute(
+            "SELECT id, url, title, summary, text, html, text_source, language, content_hash "
+            "FROM articles"
+        ).fetchall()
+        tags: dict[int, list[tuple[Any, ...]]] = {}
+        for article_id, *tag in conn.execute(
+            "SELECT article_id, tag, source, score, detail FROM article_tags"
+        ):
+            tags.setdefault(article_id, []).append(tuple(tag))
+    finally:
+        conn.close()
+    return sorted((*row[1:], tuple(sorted(tags.get(row[0], [])))) for row in articles)
+
+
+def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
+    corpus_dir: Path, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    urls = []
+    for path in sorted((corpus_dir / "feeds").glob("*.xml")):
+        httpserver.expect_request(f"/{path.name}").respond_with_data(
+            path.read_bytes(), content_type="application/rss+xml"
+        )
+        urls.append(httpserver.url_for(f"/{path.name}"))
+    assert len(urls) >= 5
+    rows = {}
+    for workers in (0, 1):
+        database = tmp_path / f"w{workers}.db"
+        # One feed at a time: an article that two feeds carry is stored by the first to come,
+        # and both runs must take the feeds in the same order.
+        config = shipped_config(f"sqlite:///{database}", urls, concurrency=1)
+        with open_services(config, environ={}, prepare_workers=workers) as svc:
+            assert (svc.prepare is not None) == (workers > 0)
+            results = poll_feeds(config.feeds, svc)
+        assert all(r.status == "ok" for r in results), [r.error for r in results]
+        rows[workers] = stored(database)
+    assert len(rows[0]) > 100
+    # Tagged on their titles and feed text by the shipped rules and model: some by each.
+    sources = {tag[1] for row in rows[0] for tag in row[-1]}
+    assert {"model", "rule", "category"} <= sources
+    assert rows[1] == rows[0]
+
+
+# Module-level: the worker unpickles the task by name.
+def misbehaving_task(
+    body: bytes, url: str, headers: dict[str, str], limits: FieldLimits, feed: FeedConfig
+) -> tuple[str, Any]:
+    if url.endswith("/slow.xml"):
+        time.sleep(30)
+    if url.endswith("/dies.xml"):
+        os._exit(3)
+    return prepare_in_worker(body, url, headers, limits, feed)
+
+
+def test_a_document_that_hangs_or_kills_its_worker_fails_alone(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    for name in ("good", "slow", "dies", "after"):
+        httpserver.expect_request(f"/{name}.xml").respond_with_data(
+            rss(name, items(base, 2, prefix=name)), content_type="application/rss+xml"
+        )
+    urls = [httpserver.url_for(f"/{n}.xml") for n in ("good", "slow", "dies", "after")]
+    config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", urls)
+    with open_services(config, environ={}) as svc:
+        pool = PreparePool(config, None, workers=1, timeout=3, target=misbehaving_task)
+        try:
+            svc = replace(svc, prepare=pool)
+            results = {r.feed_url: r for r in poll_feeds(config.feeds, svc)}
+        finally:
+            pool.close()
+        health = {h.url: h for h in svc.store.feed_health()}
+    ok = [u for u in urls if results[u].status == "ok"]
+    assert ok == [urls[0], urls[3]] and all(results[u].new == 2 for u in ok)
+    assert results[urls[1]].error == "parsing timed out after 3s"
+    assert results[urls[2]].error == "parse worker died (exit code 3)"
+    assert "parsing timed out" in (health[urls[1]].last_error or "")
+
+
+def test_how_many_workers_a_poll_gets() -> None:
+    def feeds(plain: int, full: int = 0) -> list[FeedConfig]:
+        return [
+            FeedConfig(url=f"https://a.test/{i}.xml", full_text=False) for i in range(plain)
+        ] + [FeedConfig(url=f"https://b.test/{i}.xml") for i in range(full)]
+
+    assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=2) == 1
+    assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=8) == 7
+    assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=1) == 0
+    # Full-text feeds are the extraction workers' business; few feeds are not worth it.
+    assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS - 1, full=50), cpus=8) == 0
