@@ -21,6 +21,7 @@ The pool is pebble's, for the reasons given in :mod:`aggregator.ingest.extract.p
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -147,30 +148,42 @@ class PreparePool:
         timeout: float = DEFAULT_TIMEOUT,
         target: Callable[..., tuple[str, Any]] | None = None,
     ) -> None:
-        from pebble import ProcessPool
-
-        from aggregator.ingest.extract.pool import process_context
-
         if workers < 1:
             raise ValueError("workers must be >= 1")
         self.workers = workers
         self.timeout = timeout
+        self._config = config
+        self._learned = learned
         self._limits = config.limits.fields()
         self._target = target or prepare_in_worker
-        self._pool: Any = ProcessPool(
-            max_workers=workers,
-            initializer=_start_worker,
-            initargs=(config, learned),
-            context=process_context(),
-        )
-        # Started now: the workers' imports and model load overlap the first fetches.
-        self._pool.schedule(_nothing)
+        self._pool: Any = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def _started(self) -> Any:
+        """pebble's pool, started with the first document: a poll whose feeds all answer
+        304 never pays for the workers."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("PreparePool is closed")
+            if self._pool is None:
+                from pebble import ProcessPool
+
+                from aggregator.ingest.extract.pool import process_context
+
+                self._pool = ProcessPool(
+                    max_workers=self.workers,
+                    initializer=_start_worker,
+                    initargs=(self._config, self._learned),
+                    context=process_context(),
+                )
+            return self._pool
 
     def submit(
         self, body: bytes, url: str, headers: Mapping[str, str], feed: FeedConfig
     ) -> Future[Prepared]:
         """Schedule one document; the future yields :class:`Prepared` or raises ParseError."""
-        inner = self._pool.schedule(
+        inner = self._started().schedule(
             self._target,
             args=(body, url, dict(headers), self._limits, feed),
             timeout=self.timeout,
@@ -204,8 +217,11 @@ class PreparePool:
 
     def close(self) -> None:
         """Stop the workers; documents still queued are dropped (their feeds stop too)."""
-        self._pool.stop()
-        self._pool.join()
+        with self._lock:
+            pool, self._pool, self._closed = self._pool, None, True
+        if pool is not None:
+            pool.stop()
+            pool.join()
 
     def __enter__(self) -> PreparePool:
         return self
@@ -217,7 +233,3 @@ class PreparePool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _nothing() -> None:
-    """The task that makes pebble start its workers."""
