@@ -42,9 +42,10 @@ from aggregator.ingest.decide import (
     redirect_state,
     take_newest,
 )
+from aggregator.ingest.extract.article import entry_feed_html, entry_feed_text
 from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.parse.feed import parse_feed
-from aggregator.ingest.prepare import Prepared, entry_feed_text
+from aggregator.ingest.prepare import Prepared, PreparedByEntry, PrepareUnavailable
 from aggregator.ingest.schedule import (
     SchedulePolicy,
     ServerHints,
@@ -282,13 +283,12 @@ def _fetch_and_extract(
         raise Interrupted("shutting down")
     try:
         page = services.fetcher.fetch(entry.link, accept=PAGE_ACCEPT)
-        feed_html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
         future = services.pages.extractor.submit(
             page.content,
             page.final_url,
             content_type=page.content_type,
             feed_title=feed_title,
-            feed_content=feed_html,
+            feed_content=entry_feed_html(entry),
         )
         extracted = _result(future, services)
     except (FetchError, ExtractError) as exc:
@@ -318,7 +318,7 @@ def _articles_for(
     feed: FeedConfig,
     feed_title: str | None,
     services: Services,
-    prepared: Mapping[int, tuple[tuple[str, str], tuple[TagAssignment, ...]]],
+    prepared: PreparedByEntry,
 ) -> tuple[dict[str, ArticleWrite], set[str]]:
     """ArticleWrite per entry key, fetched and extracted for new articles when enabled.
     ``prepared`` holds feed texts already made, by ``id()`` of the entry.
@@ -415,6 +415,22 @@ def _story_print(article: ArticleWrite, services: Services) -> StoryPrint | None
     )
 
 
+def _prepared(fetched: FetchResult, feed: FeedConfig, services: Services) -> Prepared | None:
+    """The document parsed, and its entries' feed text and tags, by the services' prepare
+    pool (feeds without full text only); None when there is none or it cannot serve (then
+    the caller parses in-process). Raises ParseError as parse_feed does."""
+    if services.prepare is None or feed.full_text:
+        return None
+    try:
+        return _result(
+            services.prepare.submit(fetched.content, fetched.final_url, fetched.headers, feed),
+            services,
+        )
+    except PrepareUnavailable as exc:
+        log.warning("feed %s: parsed in-process: %s", feed.url, exc)
+        return None
+
+
 def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     """One update of one feed. Errors are recorded on the feed and returned, not raised."""
     started = time.monotonic()
@@ -455,12 +471,8 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
             return _logged(
                 FeedUpdateResult(feed.url, "not_modified", ms=elapsed(), http_status=304)
             )
-        prepared: Prepared | None = None
-        if services.prepare is not None and not feed.full_text:
-            prepared = _result(
-                services.prepare.submit(fetched.content, fetched.final_url, fetched.headers, feed),
-                services,
-            )
+        prepared = _prepared(fetched, feed, services)
+        if prepared is not None:
             parsed = prepared.parsed
         else:
             parsed = parse_feed(
@@ -524,8 +536,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     # A new entry's tags may have come with the parse; the rest (an edited entry is tagged
     # on its stored full text) are tagged together: the model reads them in one batch.
     all_tags: list[tuple[TagAssignment, ...] | None] = [
-        made[id(item.entry)][1] if not item.changed and id(item.entry) in made else None
-        for item in planned
+        None if item.changed else made.get(id(item.entry), (None, None))[1] for item in planned
     ]
     todo = [i for i, tags in enumerate(all_tags) if tags is None]
     tagged = (

@@ -10,11 +10,14 @@ the full text stored for it; a full-text feed's entries on their pages).
 
 Only ``aggregator poll`` of many feeds uses it (a first poll, or polls from cron): a daemon's
 tick polls a few feeds at a time, and a worker holding the topic model would cost it ~70 MiB
-for the rest of its life.
+for the rest of its life. One worker keeps up with the feed threads of one process (they
+are the bottleneck: fetching, planning, the store's write); a second helps little.
 
-It also bounds parsing: a document that keeps feedparser busy past the time limit becomes
-that feed's error ("parsing timed out after 60s") and its worker is replaced; in-process it
-would hold a feed thread for as long as it took.
+It also bounds parsing: a document that keeps its worker busy past the time limit becomes
+that feed's error ("parsing timed out after 60s") and the worker is replaced; in-process it
+would hold a feed thread for as long as it took. Where the pool cannot serve at all (its
+workers cannot start, it is broken or closed) the caller is told with
+:class:`PrepareUnavailable` and parses in-process.
 
 The pool is pebble's, for the reasons given in :mod:`aggregator.ingest.extract.pool`.
 """
@@ -27,13 +30,13 @@ from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from aggregator.errors import ParseError
-from aggregator.ingest.extract.article import text_from_feed_content
+from aggregator.errors import Interrupted, ParseError
+from aggregator.ingest.extract.article import entry_feed_text
 from aggregator.ingest.parse.feed import parse_feed
 from aggregator.ingest.tag.rules import FeedContext, TagInput, tags_for_many
-from aggregator.models import FieldLimits, ParsedEntry, ParsedFeed, TagAssignment
+from aggregator.models import FieldLimits, ParsedFeed, TagAssignment
 
 if TYPE_CHECKING:
     from aggregator.config.schema import Config, FeedConfig
@@ -41,38 +44,45 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "MAX_WORKERS",
     "PreparePool",
+    "PrepareUnavailable",
     "Prepared",
-    "entry_feed_text",
+    "PreparedByEntry",
     "prepare_feed",
     "prepare_in_worker",
 ]
 
 DEFAULT_TIMEOUT = 60.0
+MAX_WORKERS = 2
+
+Tags = tuple[TagAssignment, ...]
+PreparedByEntry = Mapping[int, tuple[tuple[str, str], Tags | None]]
+"""Feed text and tags (None: not tagged) by ``id()`` of the entry object."""
+
+
+class PrepareUnavailable(Exception):
+    """The pool cannot take this document (its workers cannot start, it is broken or closed):
+    parse it in-process. Not an AggregatorError: it is no fault of the feed."""
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A parsed feed and, for each of its entries in order, its feed text ``(text, html)``
-    and its tags as a new entry of a feed without full text."""
+    """A parsed feed and, for each of its entries in order, its feed text ``(text, html)`` and
+    its tags as a new entry of a feed without full text (None for all of them when the feed
+    had more entries than a poll stores, which the pipeline then tags itself)."""
 
     parsed: ParsedFeed
     texts: tuple[tuple[str, str], ...]
-    tags: tuple[tuple[TagAssignment, ...], ...]
+    tags: tuple[Tags, ...] | None
 
-    def by_entry(self) -> dict[int, tuple[tuple[str, str], tuple[TagAssignment, ...]]]:
-        """Text and tags by ``id()`` of the entry object (a plan holds these very objects)."""
+    def by_entry(self) -> PreparedByEntry:
+        """Text and tags by ``id()`` of the entry object: a plan holds these very objects."""
+        tags: tuple[Tags | None, ...] = self.tags or (None,) * len(self.texts)
         return {
-            id(entry): (text, tags)
-            for entry, text, tags in zip(self.parsed.entries, self.texts, self.tags, strict=True)
+            id(entry): (text, entry_tags)
+            for entry, text, entry_tags in zip(self.parsed.entries, self.texts, tags, strict=True)
         }
-
-
-def entry_feed_text(entry: ParsedEntry) -> tuple[str, str]:
-    """``(plain text, sanitized HTML)`` of what the feed carries of the entry: its content, or
-    its summary when that is longer."""
-    html = entry.content if len(entry.content) >= len(entry.summary) else entry.summary
-    return text_from_feed_content(html)
 
 
 def prepare_feed(
@@ -82,11 +92,17 @@ def prepare_feed(
     limits: FieldLimits,
     feed: FeedConfig,
     tagging: Tagging,
+    *,
+    tag_at_most: int,
 ) -> Prepared:
     """Parse ``body`` and tag every entry on its title and feed text, as the pipeline tags a
-    new entry of a feed without full text. Raises ParseError as :func:`parse_feed` does."""
+    new entry of a feed without full text. A document of more than ``tag_at_most`` entries
+    (a poll stores that many: which ones, the pipeline decides) is not tagged here. Raises
+    ParseError as :func:`parse_feed` does."""
     parsed = parse_feed(body, url, headers, limits)
     texts = tuple(entry_feed_text(entry) for entry in parsed.entries)
+    if len(parsed.entries) > tag_at_most:
+        return Prepared(parsed, texts, None)
     context = FeedContext(url=feed.url, title=feed.title or parsed.title or None, tags=feed.tags)
     tags = tags_for_many(
         [
@@ -101,33 +117,50 @@ def prepare_feed(
 
 # -- the worker side ---------------------------------------------------------------------------
 
-# A worker process's tagging, built once by its initializer from the poll's config (a pool's
-# initializer has nowhere else to put it).
+# A worker process's tagging, or why it has none, set by its initializer from the poll's
+# config: a pool's initializer has nowhere else to put it.
 _worker_tagging: Tagging | None = None
+_worker_failure: str | None = None
+_worker_tag_at_most = 0
+
+Outcome = tuple[Literal["ok", "error", "unavailable"], Any]
 
 
 def _start_worker(config: Config, learned: tuple[str, bytes] | None) -> None:
+    """Load the tagger once per worker. A failure is kept and reported with each task, not
+    raised: pebble would restart a worker whose initializer fails, forever, and the tasks
+    would wait for it."""
     import logging
 
     from aggregator.ingest.tag.loader import open_tagger, tagging_for, with_learned
 
-    global _worker_tagging
-    # Warnings about a document are the pipeline's to log (they come back in the result).
+    global _worker_tagging, _worker_failure, _worker_tag_at_most
+    # Warnings about a document are the pipeline's to log: they come back in the result.
     logging.getLogger("aggregator").setLevel(logging.ERROR)
-    _worker_tagging = tagging_for(config, with_learned(config, open_tagger(config), learned))
+    try:
+        tagger = with_learned(config, open_tagger(config), learned)
+        _worker_tagging = tagging_for(config, tagger)
+        _worker_tag_at_most = config.limits.entries_per_poll
+    except Exception as exc:
+        _worker_failure = f"the parse worker could not load the tagger: {exc}"
 
 
 def prepare_in_worker(
     body: bytes, url: str, headers: dict[str, str], limits: FieldLimits, feed: FeedConfig
-) -> tuple[str, Any]:
-    """The pool's task: ``("ok", Prepared)`` or ``("error", message)``."""
-    assert _worker_tagging is not None, "the worker's initializer did not run"
+) -> Outcome:
+    """The pool's task: ``("ok", Prepared)``, ``("error", message)`` for a document that is
+    no feed, ``("unavailable", why)`` for a worker without a tagger."""
+    if _worker_tagging is None:
+        return ("unavailable", _worker_failure or "the parse worker did not start")
     try:
-        return ("ok", prepare_feed(body, url, headers, limits, feed, _worker_tagging))
+        prepared = prepare_feed(
+            body, url, headers, limits, feed, _worker_tagging, tag_at_most=_worker_tag_at_most
+        )
     except ParseError as exc:
         # Sent as text: FeedError subclasses take extra constructor arguments and lose them
         # when pickled.
         return ("error", str(exc))
+    return ("ok", prepared)
 
 
 # -- the pool ----------------------------------------------------------------------------------
@@ -146,7 +179,7 @@ class PreparePool:
         *,
         workers: int,
         timeout: float = DEFAULT_TIMEOUT,
-        target: Callable[..., tuple[str, Any]] | None = None,
+        target: Callable[..., Outcome] = prepare_in_worker,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
@@ -155,70 +188,90 @@ class PreparePool:
         self._config = config
         self._learned = learned
         self._limits = config.limits.fields()
-        self._target = target or prepare_in_worker
+        self._target = target
         self._pool: Any = None
         self._closed = False
+        self._pending: set[Future[Prepared]] = set()
         self._lock = threading.Lock()
-
-    def _started(self) -> Any:
-        """pebble's pool, started with the first document: a poll whose feeds all answer
-        304 never pays for the workers."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("PreparePool is closed")
-            if self._pool is None:
-                from pebble import ProcessPool
-
-                from aggregator.ingest.extract.pool import process_context
-
-                self._pool = ProcessPool(
-                    max_workers=self.workers,
-                    initializer=_start_worker,
-                    initargs=(self._config, self._learned),
-                    context=process_context(),
-                )
-            return self._pool
 
     def submit(
         self, body: bytes, url: str, headers: Mapping[str, str], feed: FeedConfig
     ) -> Future[Prepared]:
-        """Schedule one document; the future yields :class:`Prepared` or raises ParseError."""
-        inner = self._started().schedule(
-            self._target,
-            args=(body, url, dict(headers), self._limits, feed),
-            timeout=self.timeout,
-        )
+        """Schedule one document. The future yields :class:`Prepared`, or raises ParseError
+        (not a feed, timed out, its worker died), :class:`PrepareUnavailable`, or
+        Interrupted (the pool was closed first)."""
         result: Future[Prepared] = Future()
+        with self._lock:
+            # Under the lock: close() must not run between the start and the schedule.
+            if self._closed:
+                raise PrepareUnavailable("the parse pool is closed")
+            try:
+                inner = self._started().schedule(
+                    self._target,
+                    args=(body, url, dict(headers), self._limits, feed),
+                    timeout=self.timeout,
+                )
+            except RuntimeError as exc:  # pebble: the pool is no longer running
+                raise PrepareUnavailable(f"the parse pool stopped: {exc}") from exc
+            self._pending.add(result)
+        result.add_done_callback(self._forget)
         inner.add_done_callback(self._relay(result, url))
         result.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         return result
 
+    def _started(self) -> Any:
+        """pebble's pool, started with the first document (with the lock held): a poll whose
+        feeds all answer 304 never pays for the workers."""
+        if self._pool is None:
+            from pebble import ProcessPool
+
+            from aggregator.ingest.extract.pool import process_context
+
+            self._pool = ProcessPool(
+                max_workers=self.workers,
+                initializer=_start_worker,
+                initargs=(self._config, self._learned),
+                context=process_context(),
+            )
+        return self._pool
+
+    def _forget(self, result: Future[Prepared]) -> None:
+        with self._lock:
+            self._pending.discard(result)
+
     def _relay(self, result: Future[Prepared], url: str) -> Callable[[Future[Any]], None]:
         def done(inner: Future[Any]) -> None:
+            from pebble import ProcessExpired
+
+            error: BaseException | None = None
+            value: Any = None
             try:
                 status, value = inner.result()
             except CancelledError:
                 result.cancel()
                 return
             except FutureTimeout:
-                status, value = "error", f"parsing timed out after {self.timeout:g}s"
-            except Exception as exc:  # pebble.ProcessExpired, a pickling failure
-                code = getattr(exc, "exitcode", None)
-                detail = f" (exit code {code})" if code is not None else f": {exc}"
-                status, value = "error", f"parse worker died{detail}"
-            if not result.set_running_or_notify_cancel():
-                return
-            if status == "ok":
-                result.set_result(value)
+                error = ParseError(url, f"parsing timed out after {self.timeout:g}s")
+            except ProcessExpired as exc:
+                error = ParseError(url, f"parse worker died (exit code {exc.exitcode})")
+            except Exception as exc:  # a bug in the task: an "internal error", as in-process
+                error = exc
             else:
-                result.set_exception(ParseError(url, str(value)))
+                if status == "error":
+                    error = ParseError(url, str(value))
+                elif status == "unavailable":
+                    error = PrepareUnavailable(str(value))
+            _settle(result, value if error is None else error)
 
         return done
 
     def close(self) -> None:
-        """Stop the workers; documents still queued are dropped (their feeds stop too)."""
+        """Stop the workers. A document still waiting is interrupted: its feed stops."""
         with self._lock:
             pool, self._pool, self._closed = self._pool, None, True
+            pending, self._pending = self._pending, set()
+        for result in pending:
+            _settle(result, Interrupted("shutting down"))
         if pool is not None:
             pool.stop()
             pool.join()
@@ -233,3 +286,17 @@ class PreparePool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _settle(result: Future[Prepared], outcome: Prepared | BaseException) -> None:
+    """Resolve ``result`` unless it is resolved already or cancelled: the worker's answer and
+    close() may race for it."""
+    try:
+        if not result.set_running_or_notify_cancel():
+            return
+    except RuntimeError:  # the other side got there first
+        return
+    if isinstance(outcome, BaseException):
+        result.set_exception(outcome)
+    else:
+        result.set_result(outcome)

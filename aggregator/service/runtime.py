@@ -130,10 +130,13 @@ PREPARE_MIN_FEEDS = 20
 def prepare_workers_for(feeds: Sequence[FeedConfig], cpus: int | None = None) -> int:
     """How many :class:`~aggregator.ingest.prepare.PreparePool` workers a poll of ``feeds``
     gets: none on one core or for few feeds without full text, else one per core but one
-    (the poll's own process keeps a core busy fetching, planning and writing)."""
+    (the poll's own process keeps a core busy fetching, planning and writing), at most
+    :data:`~aggregator.ingest.prepare.MAX_WORKERS`."""
+    from aggregator.ingest.prepare import MAX_WORKERS
+
     if cpus is None:
         cpus = os.cpu_count() or 1
     plain = sum(1 for feed in feeds if not feed.full_text)
     if cpus < 2 or plain < PREPARE_MIN_FEEDS:
         return 0
-    return cpus - 1
+    return min(cpus - 1, MAX_WORKERS)

@@ -10,22 +10,29 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
 from aggregator.config.schema import Config, FeedConfig, parse_config
+from aggregator.errors import Interrupted
+from aggregator.ingest import pipeline
 from aggregator.ingest.pipeline import poll_feeds
-from aggregator.ingest.prepare import PreparePool, prepare_in_worker
+from aggregator.ingest.prepare import PreparePool, PrepareUnavailable, prepare_in_worker
 from aggregator.models import FieldLimits
 from aggregator.service.runtime import PREPARE_MIN_FEEDS, open_services, prepare_workers_for
 from tests.conftest import REPO_ROOT
 from tests.sites import items, rss
 
 
-def shipped_config(database: str, urls: list[str], concurrency: int = 4) -> Config:
-    """config.yaml's tags, rules and model, with these feeds (no full text) and database."""
+def shipped_config(
+    database: str, urls: list[str], concurrency: int = 4, per_poll: int = 1_000
+) -> Config:
+    """config.yaml's tags, rules and model, with these feeds (no full text; the first with a
+    feed tag) and database."""
     data = yaml.safe_load((REPO_ROOT / "config.yaml").read_text(encoding="utf-8"))
     data["database"] = database
+    data["limits"] = {**data.get("limits", {}), "entries_per_poll": per_poll}
     data["fetch"] = {
         **data.get("fetch", {}),
         "allow_private_networks": True,
@@ -33,6 +40,7 @@ def shipped_config(database: str, urls: list[str], concurrency: int = 4) -> Conf
         "concurrency": concurrency,
     }
     data["feeds"] = [{"url": url, "full_text": False} for url in urls]
+    data["feeds"][0]["tags"] = ["economy"]
     return parse_config(data)
 
 
@@ -54,9 +62,17 @@ def stored(database: Path) -> list[tuple[Any, ...]]:
     return sorted((*row[1:], tuple(sorted(tags.get(row[0], [])))) for row in articles)
 
 
+@pytest.mark.parametrize("per_poll", [1_000, 10], ids=["whole-feeds", "deferred"])
 def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
-    corpus_dir: Path, httpserver: HTTPServer, tmp_path: Path
+    per_poll: int,
+    corpus_dir: Path,
+    httpserver: HTTPServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The corpus feeds, polled with the shipped config in-process and through the pool:
+    the same articles, text and tags. With 10 entries a poll, feeds are longer than a poll
+    stores: the pool does not tag them and the pipeline does."""
     urls = []
     for path in sorted((corpus_dir / "feeds").glob("*.xml")):
         httpserver.expect_request(f"/{path.name}").respond_with_data(
@@ -65,17 +81,32 @@ def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
         urls.append(httpserver.url_for(f"/{path.name}"))
     assert len(urls) >= 5
     rows = {}
+    tagged_here: dict[int, int] = {}
+    real_tags_for_many = pipeline.tags_for_many
     for workers in (0, 1):
         database = tmp_path / f"w{workers}.db"
         # One feed at a time: an article that two feeds carry is stored by the first to come,
         # and both runs must take the feeds in the same order.
-        config = shipped_config(f"sqlite:///{database}", urls, concurrency=1)
+        config = shipped_config(f"sqlite:///{database}", urls, concurrency=1, per_poll=per_poll)
+        tagged_here[workers] = 0
+
+        def counting(items: Any, *args: Any, workers: int = workers) -> Any:
+            tagged_here[workers] += len(items)
+            return real_tags_for_many(items, *args)
+
+        monkeypatch.setattr(pipeline, "tags_for_many", counting)
         with open_services(config, environ={}, prepare_workers=workers) as svc:
             assert (svc.prepare is not None) == (workers > 0)
             results = poll_feeds(config.feeds, svc)
         assert all(r.status == "ok" for r in results), [r.error for r in results]
         rows[workers] = stored(database)
-    assert len(rows[0]) > 100
+    # In-process, every stored entry was tagged here; through the pool, none of a whole feed.
+    assert tagged_here[0] > 0
+    if per_poll == 1_000:
+        assert tagged_here[1] == 0
+    else:  # the feeds longer than a poll were tagged here, the others came tagged
+        assert 0 < tagged_here[1] < tagged_here[0]
+    assert len(rows[0]) > (100 if per_poll == 1_000 else 50)
     # Tagged on their titles and feed text by the shipped rules and model: some by each.
     sources = {tag[1] for row in rows[0] for tag in row[-1]}
     assert {"model", "rule", "category"} <= sources
@@ -118,6 +149,43 @@ def test_a_document_that_hangs_or_kills_its_worker_fails_alone(
     assert "parsing timed out" in (health[urls[1]].last_error or "")
 
 
+def unavailable_task(
+    body: bytes, url: str, headers: dict[str, str], limits: FieldLimits, feed: FeedConfig
+) -> tuple[str, Any]:
+    return ("unavailable", "the parse worker could not load the tagger: test")
+
+
+def test_a_pool_that_cannot_serve_leaves_parsing_to_the_feed_thread(
+    httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/a.xml").respond_with_data(
+        rss("a", items(base, 3)), content_type="application/rss+xml"
+    )
+    config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", [httpserver.url_for("/a.xml")])
+    with open_services(config, environ={}) as svc:
+        pool = PreparePool(config, None, workers=1, target=unavailable_task)
+        try:
+            (result,) = poll_feeds(config.feeds, replace(svc, prepare=pool))
+        finally:
+            pool.close()
+    assert result.status == "ok" and result.new == 3
+    assert "parsed in-process: the parse worker could not load the tagger" in caplog.text
+    with pytest.raises(PrepareUnavailable, match="closed"):
+        pool.submit(b"<rss/>", "http://a.test/", {}, config.feeds[0])
+
+
+def test_closing_the_pool_interrupts_the_documents_still_waiting(tmp_path: Path) -> None:
+    config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", ["http://a.test/slow.xml"])
+    pool = PreparePool(config, None, workers=1, timeout=60, target=misbehaving_task)
+    waiting = pool.submit(b"<rss/>", "http://a.test/slow.xml", {}, config.feeds[0])
+    started = time.monotonic()
+    pool.close()
+    with pytest.raises(Interrupted):
+        waiting.result(timeout=10)
+    assert time.monotonic() - started < 10
+
+
 def test_how_many_workers_a_poll_gets() -> None:
     def feeds(plain: int, full: int = 0) -> list[FeedConfig]:
         return [
@@ -125,7 +193,7 @@ def test_how_many_workers_a_poll_gets() -> None:
         ] + [FeedConfig(url=f"https://b.test/{i}.xml") for i in range(full)]
 
     assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=2) == 1
-    assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=8) == 7
+    assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=8) == 2  # one keeps up
     assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS), cpus=1) == 0
     # Full-text feeds are the extraction workers' business; few feeds are not worth it.
     assert prepare_workers_for(feeds(PREPARE_MIN_FEEDS - 1, full=50), cpus=8) == 0

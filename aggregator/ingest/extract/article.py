@@ -57,7 +57,7 @@ from aggregator.ingest.extract.fallbacks import (
     script_payload_body,
     text_language,
 )
-from aggregator.models import ExtractedArticle, TextSource
+from aggregator.models import ExtractedArticle, ParsedEntry, TextSource
 from aggregator.text.charset import charset_from_content_type, decode_bytes, html_meta_charset
 
 __all__ = [
@@ -66,6 +66,8 @@ __all__ = [
     "MIN_TEXT_CHARS",
     "SAME_TEXT_OVERLAP",
     "choose",
+    "entry_feed_html",
+    "entry_feed_text",
     "extract_article",
     "split_categories",
     "text_from_feed_content",
@@ -255,6 +257,17 @@ def text_from_feed_content(
         return "", ""
     blocks = clean_blocks(markup_to_blocks(content, base_url), title_variants([title]))
     return render_text(blocks), render_html(blocks)
+
+
+def entry_feed_html(entry: ParsedEntry) -> str:
+    """What the feed carries of an entry: its content, or its summary when that is longer."""
+    return entry.content if len(entry.content) >= len(entry.summary) else entry.summary
+
+
+def entry_feed_text(entry: ParsedEntry) -> tuple[str, str]:
+    """``(plain text, sanitized HTML)`` of :func:`entry_feed_html`: an entry's text when no
+    page is extracted for it."""
+    return text_from_feed_content(entry_feed_html(entry))
 
 
 def _feed_only(feed_blocks: list[Block], feed_title: str | None) -> ExtractedArticle:
