@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from aggregator.errors import Interrupted, ParseError
@@ -275,17 +274,6 @@ class PreparePool:
         if pool is not None:
             pool.stop()
             pool.join()
-
-    def __enter__(self) -> PreparePool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _settle(result: Future[Prepared], outcome: Prepared | BaseException) -> None:

@@ -76,7 +76,8 @@ def open_services(
         tagger = with_learned(config, tagger, learned)
         prepare: PreparePool | None = None
         if prepare_workers > 0:
-            prepare = stack.enter_context(PreparePool(config, learned, workers=prepare_workers))
+            prepare = PreparePool(config, learned, workers=prepare_workers)
+            stack.callback(prepare.close)
         fetcher = HttpFetcher(fetch_settings(config))
         stack.callback(fetcher.close)
         pool: Extractor
