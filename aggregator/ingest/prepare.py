@@ -276,15 +276,16 @@ class PreparePool:
             pool.join()
 
 
+_settling = threading.Lock()
+
+
 def _settle(result: Future[Prepared], outcome: Prepared | BaseException) -> None:
-    """Resolve ``result`` unless it is resolved already or cancelled: the worker's answer and
-    close() may race for it."""
-    try:
-        if not result.set_running_or_notify_cancel():
+    """Resolve ``result`` unless it is resolved or cancelled already: the worker's answer and
+    close() may race for it (one lock for all pools: settling is a few assignments)."""
+    with _settling:
+        if result.done() or not result.set_running_or_notify_cancel():
             return
-    except RuntimeError:  # the other side got there first
-        return
-    if isinstance(outcome, BaseException):
-        result.set_exception(outcome)
-    else:
-        result.set_result(outcome)
+        if isinstance(outcome, BaseException):
+            result.set_exception(outcome)
+        else:
+            result.set_result(outcome)
