@@ -13,8 +13,9 @@ tick polls a few feeds at a time, and a worker holding the topic model would cos
 for the rest of its life. One worker keeps up with the feed threads of one process (they
 are the bottleneck: fetching, planning, the store's write); a second helps little.
 
-It also bounds parsing: a document that keeps its worker busy past the time limit becomes
-that feed's error ("parsing timed out after 60s") and the worker is replaced; in-process it
+It also bounds parsing: a document that keeps its worker busy past the time limit (a minute,
+and 4 s more per MB of the document) becomes that feed's error ("parsing timed out after
+60s") and the worker is replaced; in-process it
 would hold a feed thread for as long as it took. Where the pool cannot serve at all (its
 workers cannot start, it is broken or closed) the caller is told with
 :class:`PrepareUnavailable` and parses in-process.
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_WORKERS",
+    "SECONDS_PER_MB",
     "PreparePool",
     "PrepareUnavailable",
     "Prepared",
@@ -53,6 +55,10 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 60.0
+# Added to a document's time limit per MB: feedparser takes 1.5 s per MB of a 50,000-entry
+# document here, and `fetch.max_body_mb` admits up to 200 MB. A slow legitimate document must
+# not become an error that a poll in-process (the daemon) would not have.
+SECONDS_PER_MB = 4.0
 MAX_WORKERS = 2
 
 Tags = tuple[TagAssignment, ...]
@@ -167,7 +173,8 @@ def prepare_in_worker(
 
 class PreparePool:
     """Worker processes that run :func:`prepare_feed` with the tagging of ``config`` (and the
-    model ``aggregator tags learn`` stored, ``learned``), each document within ``timeout``.
+    model ``aggregator tags learn`` stored, ``learned``), each document within ``timeout``
+    plus :data:`SECONDS_PER_MB` per MB of it.
     ``target`` replaces the worker's task (tests pass ones that hang or die); it must be a
     module-level function."""
 
@@ -200,6 +207,7 @@ class PreparePool:
         (not a feed, timed out, its worker died), :class:`PrepareUnavailable`, or
         Interrupted (the pool was closed first)."""
         result: Future[Prepared] = Future()
+        timeout = self.timeout + SECONDS_PER_MB * len(body) / 1e6
         with self._lock:
             # Under the lock: close() must not run between the start and the schedule.
             if self._closed:
@@ -208,13 +216,13 @@ class PreparePool:
                 inner = self._started().schedule(
                     self._target,
                     args=(body, url, dict(headers), self._limits, feed),
-                    timeout=self.timeout,
+                    timeout=timeout,
                 )
             except RuntimeError as exc:  # pebble: the pool is no longer running
                 raise PrepareUnavailable(f"the parse pool stopped: {exc}") from exc
             self._pending.add(result)
         result.add_done_callback(self._forget)
-        inner.add_done_callback(self._relay(result, url))
+        inner.add_done_callback(self._relay(result, url, timeout))
         result.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
         return result
 
@@ -238,7 +246,9 @@ class PreparePool:
         with self._lock:
             self._pending.discard(result)
 
-    def _relay(self, result: Future[Prepared], url: str) -> Callable[[Future[Any]], None]:
+    def _relay(
+        self, result: Future[Prepared], url: str, timeout: float
+    ) -> Callable[[Future[Any]], None]:
         def done(inner: Future[Any]) -> None:
             from pebble import ProcessExpired
 
@@ -250,7 +260,7 @@ class PreparePool:
                 result.cancel()
                 return
             except FutureTimeout:
-                error = ParseError(url, f"parsing timed out after {self.timeout:g}s")
+                error = ParseError(url, f"parsing timed out after {timeout:.0f}s")
             except ProcessExpired as exc:
                 error = ParseError(url, f"parse worker died (exit code {exc.exitcode})")
             except Exception as exc:  # a bug in the task: an "internal error", as in-process
