@@ -123,11 +123,12 @@ class Extractor(Protocol):
 
 class Preparer(Protocol):
     """Parsing and the new entries' feed text and tags, elsewhere (see
-    :mod:`aggregator.ingest.prepare`): submit a document, get a future."""
+    :mod:`aggregator.ingest.prepare`): submit a document, get a future (None: parse it
+    here)."""
 
     def submit(
         self, body: bytes, url: str, headers: Mapping[str, str], feed: FeedConfig
-    ) -> Future[Prepared]: ...
+    ) -> Future[Prepared] | None: ...
 
 
 class PageRegistry:
@@ -422,10 +423,8 @@ def _prepared(fetched: FetchResult, feed: FeedConfig, services: Services) -> Pre
     if services.prepare is None or feed.full_text:
         return None
     try:
-        return _result(
-            services.prepare.submit(fetched.content, fetched.final_url, fetched.headers, feed),
-            services,
-        )
+        future = services.prepare.submit(fetched.content, fetched.final_url, fetched.headers, feed)
+        return None if future is None else _result(future, services)
     except PrepareUnavailable as exc:
         log.warning("feed %s: parsed in-process: %s", feed.url, exc)
         return None

@@ -123,9 +123,10 @@ def open_services(
                 own_pool.close(wait=not (aborted or services.control.stop.is_set()))
 
 
-# A poll of at least this many feeds without full text parses and tags them in worker
-# processes: below it, the workers' start-up (~0.5 s of a core each) costs more than it saves.
-PREPARE_MIN_FEEDS = 20
+# A poll of at least this many feeds without full text may parse and tag them in worker
+# processes (once PARSE_HERE_FIRST of them have brought a document to parse): with fewer,
+# the workers' start-up (~0.4 s of a core each, 95 MiB) costs more than they save.
+PREPARE_MIN_FEEDS = 40
 
 
 def prepare_workers_for(feeds: Sequence[FeedConfig], cpus: int | None = None) -> int:

@@ -97,7 +97,16 @@ def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
         monkeypatch.setattr(pipeline, "tags_for_many", counting)
         with open_services(config, environ={}, prepare_workers=workers) as svc:
             assert (svc.prepare is not None) == (workers > 0)
-            results = poll_feeds(config.feeds, svc)
+            pool = None
+            if workers:
+                # Every document through the pool: these are fewer than PARSE_HERE_FIRST.
+                pool = PreparePool(config, None, workers=workers, parse_here_first=0)
+                svc = replace(svc, prepare=pool)
+            try:
+                results = poll_feeds(config.feeds, svc)
+            finally:
+                if pool is not None:
+                    pool.close()
         assert all(r.status == "ok" for r in results), [r.error for r in results]
         rows[workers] = stored(database)
     # In-process, every stored entry was tagged here; through the pool, none of a whole feed.
@@ -135,7 +144,9 @@ def test_a_document_that_hangs_or_kills_its_worker_fails_alone(
     urls = [httpserver.url_for(f"/{n}.xml") for n in ("good", "slow", "dies", "after")]
     config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", urls)
     with open_services(config, environ={}) as svc:
-        pool = PreparePool(config, None, workers=1, timeout=3, target=misbehaving_task)
+        pool = PreparePool(
+            config, None, workers=1, timeout=3, parse_here_first=0, target=misbehaving_task
+        )
         try:
             svc = replace(svc, prepare=pool)
             results = {r.feed_url: r for r in poll_feeds(config.feeds, svc)}
@@ -164,7 +175,7 @@ def test_a_pool_that_cannot_serve_leaves_parsing_to_the_feed_thread(
     )
     config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", [httpserver.url_for("/a.xml")])
     with open_services(config, environ={}) as svc:
-        pool = PreparePool(config, None, workers=1, target=unavailable_task)
+        pool = PreparePool(config, None, workers=1, parse_here_first=0, target=unavailable_task)
         try:
             (result,) = poll_feeds(config.feeds, replace(svc, prepare=pool))
         finally:
@@ -177,8 +188,13 @@ def test_a_pool_that_cannot_serve_leaves_parsing_to_the_feed_thread(
 
 def test_closing_the_pool_interrupts_the_documents_still_waiting(tmp_path: Path) -> None:
     config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", ["http://a.test/slow.xml"])
-    pool = PreparePool(config, None, workers=1, timeout=60, target=misbehaving_task)
+    pool = PreparePool(
+        config, None, workers=1, timeout=60, parse_here_first=1, target=misbehaving_task
+    )
+    # The first document is the caller's to parse: the workers start with the second.
+    assert pool.submit(b"<rss/>", "http://a.test/slow.xml", {}, config.feeds[0]) is None
     waiting = pool.submit(b"<rss/>", "http://a.test/slow.xml", {}, config.feeds[0])
+    assert waiting is not None
     started = time.monotonic()
     pool.close()
     with pytest.raises(Interrupted):
