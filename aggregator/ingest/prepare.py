@@ -8,7 +8,8 @@ threads go on fetching, planning and writing. The pipeline takes what comes back
 entries of feeds without full text and does the rest as always (an edited entry is tagged on
 the full text stored for it; a full-text feed's entries on their pages).
 
-Only ``aggregator poll`` of many feeds uses it (a first poll, or polls from cron): a daemon's
+Only ``aggregator poll`` of many feeds uses it (a first poll, or polls from cron), and only
+once :data:`PARSE_HERE_FIRST` documents have been parsed in the feed threads: a daemon's
 tick polls a few feeds at a time, and a worker holding the topic model would cost it ~70 MiB
 for the rest of its life. One worker keeps up with the feed threads of one process (they
 are the bottleneck: fetching, planning, the store's write); a second helps little.
@@ -240,8 +241,8 @@ class PreparePool:
         return result
 
     def _started(self) -> Any:
-        """pebble's pool, started with the first document (with the lock held): a poll whose
-        feeds all answer 304 never pays for the workers."""
+        """pebble's pool, started with the first document the caller does not parse itself
+        (with the lock held)."""
         if self._pool is None:
             from pebble import ProcessPool
 
