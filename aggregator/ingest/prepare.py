@@ -16,10 +16,9 @@ are the bottleneck: fetching, planning, the store's write); a second helps littl
 
 It also bounds parsing: a document that keeps its worker busy past the time limit (a minute,
 and 4 s more per MB of the document) becomes that feed's error ("parsing timed out after
-60s") and the worker is replaced; in-process it
-would hold a feed thread for as long as it took. Where the pool cannot serve at all (its
-workers cannot start, it is broken or closed) the caller is told with
-:class:`PrepareUnavailable` and parses in-process.
+60s") and the worker is replaced; in-process it would hold a feed thread for as long as it
+took. Where the pool cannot serve at all (its workers cannot start, it is broken or closed)
+the caller is told with :class:`PrepareUnavailable` and parses in-process.
 
 The pool is pebble's, for the reasons given in :mod:`aggregator.ingest.extract.pool`.
 """
