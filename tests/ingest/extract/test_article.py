@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
@@ -13,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ExtractError
-from aggregator.ingest.extract.article import extract_article, text_from_feed_content
+from aggregator.ingest.extract.article import (
+    _decode,
+    extract_article,
+    text_from_feed_content,
+    trafilatura_language,
+)
 from aggregator.ingest.extract.blocks import (
     Block,
     Segment,
@@ -43,6 +50,7 @@ from aggregator.ingest.extract.fallbacks import (
     jsonld_article_body,
     parse_date,
     script_payload_body,
+    stoplist_language,
 )
 from tests.conftest import CORPUS
 from tests.paths import DATA
@@ -170,6 +178,104 @@ def test_corpus_error_page_is_too_little(corpus_dir: Path) -> None:
     fallback = extract_article(body, "", feed_content="피드에 실린 요약 문장입니다.")
     assert fallback.source == "feed"
     assert fallback.text == "피드에 실린 요약 문장입니다."
+
+
+# ------------------------------------------------------- the page's language for trafilatura
+
+_KOREAN_BODY = "<p>" + "국회는 오늘 본회의를 열어 내년도 예산안을 처리했다. " * 40 + "</p>"
+
+
+def _html(head: str = "", body: str = _KOREAN_BODY, html_attrs: str = "") -> str:
+    return f"<html{html_attrs}><head>{head}<title>t</title></head><body>{body}</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (_html(), "ko"),
+        (_html(html_attrs=' lang="ko"'), "ko"),
+        (_html('<meta property="og:locale" content="ko_KR">'), "ko"),
+        # a Korean page that declares another language: the lists of every language
+        (_html('<meta property="og:locale" content="en_US">'), None),
+        (_html(html_attrs=' lang="en"'), None),
+        # trafilatura matches http-equiv="content-language" exactly and then reads og:locale
+        (
+            _html(
+                '<meta http-equiv="Content-Language" content="en">'
+                '<meta property="og:locale" content="ko_KR">'
+            ),
+            "ko",
+        ),
+        (_html('<meta content="ko-KR" http-equiv="content-language">'), "ko"),
+        (_html('<meta http-equiv="content-language" content="*">'), None),
+        # a short Korean error page
+        ("<html><body><h1>페이지를 찾을 수 없습니다</h1></body></html>", "ko"),
+        # an English edition with a Korean menu
+        (
+            _html(
+                html_attrs=' lang="en"',
+                body="<nav>" + "한국어 " * 100 + "</nav>" + "<p>The assembly passed it.</p>" * 400,
+            ),
+            "en",
+        ),
+        (_html('<meta property="og:locale" content="en_GB">', "<p>Words.</p>"), "en"),
+        (_html(html_attrs=' lang="de"', body="<p>Wörter.</p>"), "de"),
+        (_html(body="<p>Undeclared words.</p>"), None),
+    ],
+)
+def test_stoplist_language(page: str, expected: str | None) -> None:
+    assert stoplist_language(page) == expected
+
+
+def test_trafilatura_is_told_only_languages_justext_has() -> None:
+    japanese = _html(html_attrs=' lang="ja"', body="<p>日本語の文章。</p>")
+    assert trafilatura_language(japanese) is None
+    assert trafilatura_language(_html(html_attrs=' lang="de"', body="<p>Wörter.</p>")) == "de"
+
+
+@pytest.mark.corpus
+def test_telling_trafilatura_the_language_loses_no_corpus_page(corpus_dir: Path) -> None:
+    import trafilatura
+
+    told = 0
+    for path in sorted((corpus_dir / "pages").glob("*/*.html")):
+        page = _decode(path.read_bytes(), "text/html", "")
+        language = trafilatura_language(page)
+        if language is None:
+            continue
+        told += 1
+        untold = trafilatura.bare_extraction(page)
+        told_run = trafilatura.bare_extraction(page, target_language=language)
+        assert (untold is None) == (told_run is None), path.name
+        if untold is not None and told_run is not None:
+            assert getattr(untold, "text", None) == getattr(told_run, "text", None), path.name
+    assert told >= 10
+
+
+@pytest.mark.corpus
+def test_extraction_never_builds_every_language_s_stop_words(corpus_dir: Path) -> None:
+    """The corpus pages whose language is plain (Korean, English, German), justext's backup
+    included (three of them need it), extracted in a fresh process: trafilatura never builds
+    its all-language stop-word list (27 MiB a worker)."""
+    script = f"""
+import json
+from pathlib import Path
+import trafilatura.external as te
+from aggregator.ingest.extract.article import _decode, extract_article, trafilatura_language
+calls = []
+original = te.try_justext
+te.try_justext = lambda tree, url, lang: calls.append(lang) or original(tree, url, lang)
+for path in sorted(Path({str(corpus_dir / "pages")!r}).glob("*/*.html")):
+    if trafilatura_language(_decode(path.read_bytes(), "text/html", "")):
+        extract_article(path.read_bytes(), "https://example.com/a")
+print(json.dumps({{"calls": calls, "built": te.JT_STOPLIST is not None}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    report = json.loads(result.stdout)
+    assert len(report["calls"]) >= 3 and set(report["calls"]) == {"ko"}, report
+    assert not report["built"], report
 
 
 # --------------------------------------------------------------- own fixtures
