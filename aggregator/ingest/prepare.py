@@ -208,20 +208,26 @@ class PreparePool:
         self._closed = False
         self._pending: set[Future[Prepared]] = set()
         self._lock = threading.Lock()
+        # Why the workers cannot serve, once one has said so: every later document is the
+        # caller's to parse, so that a poll logs it for the documents already sent, not for
+        # every feed left.
+        self._unavailable: str | None = None
 
     def submit(
         self, body: bytes, url: str, headers: Mapping[str, str], feed: FeedConfig
     ) -> Future[Prepared] | None:
-        """Schedule one document, or return None: the caller parses it (one of the first).
-        The future yields :class:`Prepared`, or raises ParseError (not a feed, timed out,
-        its worker died), :class:`PrepareUnavailable`, or Interrupted (the pool was closed
-        first)."""
+        """Schedule one document, or return None: the caller parses it (one of the first,
+        or the workers have said they cannot serve). The future yields :class:`Prepared`,
+        or raises ParseError (not a feed, timed out, its worker died),
+        :class:`PrepareUnavailable`, or Interrupted (the pool was closed first)."""
         result: Future[Prepared] = Future()
         timeout = self.timeout + SECONDS_PER_MB * len(body) / 1e6
         with self._lock:
             # Under the lock: close() must not run between the start and the schedule.
             if self._closed:
                 raise PrepareUnavailable("the parse pool is closed")
+            if self._unavailable is not None:
+                return None
             if self._parse_here > 0:
                 self._parse_here -= 1
                 return None
@@ -232,7 +238,8 @@ class PreparePool:
                     timeout=timeout,
                 )
             except RuntimeError as exc:  # pebble: the pool is no longer running
-                raise PrepareUnavailable(f"the parse pool stopped: {exc}") from exc
+                self._unavailable = f"the parse pool stopped: {exc}"
+                raise PrepareUnavailable(self._unavailable) from exc
             self._pending.add(result)
         result.add_done_callback(self._forget)
         inner.add_done_callback(self._relay(result, url, timeout))
@@ -283,6 +290,8 @@ class PreparePool:
                     error = ParseError(url, str(value))
                 elif status == "unavailable":
                     error = PrepareUnavailable(str(value))
+                    with self._lock:
+                        self._unavailable = self._unavailable or str(value)
             _settle(result, value if error is None else error)
 
         return done

@@ -170,18 +170,28 @@ def test_a_pool_that_cannot_serve_leaves_parsing_to_the_feed_thread(
     httpserver: HTTPServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     base = httpserver.url_for("").rstrip("/")
-    httpserver.expect_request("/a.xml").respond_with_data(
-        rss("a", items(base, 3)), content_type="application/rss+xml"
+    names = [f"f{i}" for i in range(6)]
+    for name in names:
+        httpserver.expect_request(f"/{name}.xml").respond_with_data(
+            rss(name, items(f"{base}/{name}", 3)), content_type="application/rss+xml"
+        )
+    # One feed at a time, so that the first answer comes before the next document is sent.
+    config = shipped_config(
+        f"sqlite:///{tmp_path / 'a.db'}",
+        [httpserver.url_for(f"/{n}.xml") for n in names],
+        concurrency=1,
     )
-    config = shipped_config(f"sqlite:///{tmp_path / 'a.db'}", [httpserver.url_for("/a.xml")])
     with open_services(config, environ={}) as svc:
         pool = PreparePool(config, None, workers=1, parse_here_first=0, target=unavailable_task)
         try:
-            (result,) = poll_feeds(config.feeds, replace(svc, prepare=pool))
+            results = poll_feeds(config.feeds, replace(svc, prepare=pool))
         finally:
             pool.close()
-    assert result.status == "ok" and result.new == 3
-    assert "parsed in-process: the parse worker could not load the tagger" in caplog.text
+    assert [(r.status, r.new) for r in results] == [("ok", 3)] * len(names)
+    # Said once, by the first document; the pool sends no more after that.
+    warnings = [r for r in caplog.records if "parsed in-process" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "the parse worker could not load the tagger" in warnings[0].getMessage()
     with pytest.raises(PrepareUnavailable, match="closed"):
         pool.submit(b"<rss/>", "http://a.test/", {}, config.feeds[0])
 
