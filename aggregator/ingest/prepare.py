@@ -18,7 +18,8 @@ It also bounds parsing: a document that keeps its worker busy past the time limi
 and 4 s more per MB of the document) becomes that feed's error ("parsing timed out after
 60s") and the worker is replaced; in-process it would hold a feed thread for as long as it
 took. Where the pool cannot serve at all (its workers cannot start, it is broken or closed)
-the caller is told with :class:`PrepareUnavailable` and parses in-process.
+the caller is told with :class:`PrepareUnavailable` and parses in-process; once a worker has
+said so, :meth:`PreparePool.submit` leaves every later document to the caller.
 
 The pool is pebble's, for the reasons given in :mod:`aggregator.ingest.extract.pool`.
 """
