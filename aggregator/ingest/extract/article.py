@@ -162,13 +162,35 @@ def trafilatura_language(page: str) -> str | None:
 
 
 def _run_trafilatura(page: str, url: str) -> Any:
+    language = trafilatura_language(page)
+    doc = _bare_extraction(page, url, language)
+    if doc is None and language is not None and _told_language_dropped(page, language):
+        # Our reading of the page's language metas and lxml's disagreed (a commented-out
+        # meta, a duplicated attribute): trafilatura dropped the page for its language.
+        doc = _bare_extraction(page, url, None)
+    return doc
+
+
+def _told_language_dropped(page: str, language: str) -> bool:
+    """Whether trafilatura's own meta check refuses ``language`` for this page (parsed again
+    only for pages that gave nothing, with trafilatura's parser and check)."""
+    from trafilatura.utils import check_html_lang, load_html
+
+    try:
+        tree = load_html(page)
+        return tree is not None and check_html_lang(tree, language) is False
+    except Exception:  # same reasoning as below: then the page simply has no trafilatura body
+        return False
+
+
+def _bare_extraction(page: str, url: str, language: str | None) -> Any:
     import trafilatura
 
     try:
         return trafilatura.bare_extraction(
             page,
             url=url or None,
-            target_language=trafilatura_language(page),
+            target_language=language,
             with_metadata=True,
             include_comments=False,
             include_tables=True,

@@ -119,9 +119,11 @@ def stoplist_language(page: str) -> str | None:
     worker kept for its life. Told the language, it reads that language's list alone.
 
     Told a language, trafilatura also drops a page whose language metas name another, so the
-    answer always agrees with them: a Korean page (Hangul-heavy) is ``ko`` unless it declares
-    another language (then None: the declaration or the page is wrong, and all the lists are
-    the safe choice); another page is what it declares, None when it declares nothing.
+    answer agrees with them as this module reads them: a Korean page (Hangul-heavy) is
+    ``ko`` unless it declares another language (then None: the declaration or the page is
+    wrong, and all the lists are the safe choice); another page is what it declares, None
+    when it declares nothing. Where lxml reads the metas otherwise (a commented-out meta, a
+    repeated attribute), :mod:`.article` asks trafilatura again without a language.
     """
     declared = _declared_language(page)
     if _korean_page(page):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ExtractError
+from aggregator.ingest.extract import article as article_module
 from aggregator.ingest.extract.article import (
     _decode,
     extract_article,
@@ -227,10 +228,33 @@ def test_stoplist_language(page: str, expected: str | None) -> None:
     assert stoplist_language(page) == expected
 
 
-def test_trafilatura_is_told_only_languages_justext_has() -> None:
+def test_trafilatura_is_told_only_languages_justext_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(article_module, "_language_detector_installed", lambda: False)
     japanese = _html(html_attrs=' lang="ja"', body="<p>日本語の文章。</p>")
     assert trafilatura_language(japanese) is None
-    assert trafilatura_language(_html(html_attrs=' lang="de"', body="<p>Wörter.</p>")) == "de"
+    german = _html(html_attrs=' lang="de"', body="<p>Wörter.</p>")
+    assert trafilatura_language(german) == "de"
+    # with a language detector, trafilatura would drop a page it reads as another language
+    monkeypatch.setattr(article_module, "_language_detector_installed", lambda: True)
+    assert trafilatura_language(german) is None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # we read the commented-out meta, lxml reads og:locale alone
+        '<!-- <meta http-equiv="content-language" content="ko"> -->'
+        '<meta property="og:locale" content="en_US">',
+        # we keep the last of a repeated attribute, lxml the first
+        '<meta http-equiv="content-language" content="en" content="ko">',
+    ],
+)
+def test_a_page_trafilatura_drops_for_the_language_it_was_told_is_read_again(head: str) -> None:
+    page = _html(head).encode()
+    assert stoplist_language(page.decode()) == "ko"
+    article = extract_article(page, URL)
+    assert article.source == "trafilatura"
+    assert "내년도 예산안을 처리했다" in article.text
 
 
 @pytest.mark.corpus
