@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from proctree import cpu_seconds, processes, pss_bytes, rss_bytes
+from proctree import compile_package, cpu_seconds, processes, pss_bytes, rss_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 ITEMS_PER_DOCUMENT = 20
@@ -162,6 +162,7 @@ def main() -> None:
         help="Fetch and extract every new article's page, as the shipped config does",
     )
     args = parser.parse_args()
+    compile_package(REPO / "aggregator")
 
     with tempfile.TemporaryDirectory(prefix="aggregator-bench-") as tmp:
         work = Path(tmp)

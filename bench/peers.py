@@ -24,7 +24,9 @@ and CPU of the process and its children):
 Peers: newsboat from Debian (``apt-get install newsboat`` is tried when it is missing and the
 bench runs as root); reader from PyPI, into a virtualenv of its own under
 ~/.cache/aggregator-bench (its dependencies never meet ours). A peer that cannot be installed
-is reported as skipped, with the reason. Numbers are printed, never asserted. Usage:
+is reported as skipped, with the reason. The package's bytecode is written first, as
+``pip install`` writes it (an editable checkout under PYTHONDONTWRITEBYTECODE=1 would compile
+its modules in every process). Numbers are printed, never asserted. Usage:
 
     python bench/peers.py [--feeds 200] [--items 20] [--full-text-feeds 20] [--scale]
 """
@@ -58,7 +60,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from proctree import cpu_seconds, rss_bytes  # noqa: E402
+from proctree import compile_package, cpu_seconds, rss_bytes  # noqa: E402
 
 CORPUS_PAGES = REPO.parent / "shared" / "corpus" / "pages"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "aggregator-bench"
@@ -536,6 +538,7 @@ def main() -> None:
         help="A PostgreSQL server URL for the scale run (a database is made and dropped)",
     )
     args = parser.parse_args()
+    compile_package(REPO / "aggregator")
 
     work = Path(tempfile.mkdtemp(prefix="aggregator-bench-peers-", dir="/tmp"))
     parent, child = multiprocessing.Pipe()
