@@ -310,10 +310,15 @@ class Daemon:
         systemd.stopping()
         log.info("daemon stopping", extra={"fields": {"in_flight": len(self._in_flight)}})
         scheduler.shutdown(wait=False)
+        self._stop.set()  # set by a signal already; a failure in the loop ends it too
         if self._exports is not None:
             self._exports.stop()
         services = self._require_services()
         grace = self.config.schedule.shutdown_grace.total_seconds()
+        # A tick past its stop check may still be claiming feeds: let it hand them to the
+        # pool, so that they are waited for below. No later one claims (it sees the stop).
+        if self._cycle_lock.acquire(timeout=grace):
+            self._cycle_lock.release()
         with self._lock:
             futures = [future for _, future in self._in_flight.values()]
         _, pending = wait_futures(futures, timeout=grace)
@@ -477,8 +482,16 @@ class Daemon:
             return
         assert self._feed_pool is not None
         with self._lock:
-            future = self._feed_pool.submit(self._update, feed.url)
-            self._in_flight[claimed.id] = (feed.url, future)
+            try:
+                future = self._feed_pool.submit(self._update, feed.url)
+            except RuntimeError:  # shut down: a tick that outlived the shutdown's wait
+                started = False
+            else:
+                self._in_flight[claimed.id] = (feed.url, future)
+                started = True
+        if not started:
+            services.store.release_leases(self.instance_id, [claimed.id])
+            return
         future.add_done_callback(functools.partial(self._done, claimed.id))
 
     def _update(self, url: str) -> None:

@@ -1015,3 +1015,37 @@ def test_a_database_outage_is_said_once_a_minute_and_its_end_once(
         "scheduling cycle failed: connection refused (failing for 120 s, 61 failures)",
         "the database works again after 150 s (75 failures)",
     ]
+
+
+def test_a_tick_that_outlives_the_shutdown_gives_its_feeds_back(tmp_path: Path) -> None:
+    """A tick past its stop check when the daemon shuts its feed pool: the feeds it claims
+    are released for the next instance, not an exception in the scheduler's thread (seen
+    once in the PostgreSQL restart test: 'cannot schedule new futures after shutdown')."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aggregator.config.schema import parse_config
+    from aggregator.service import daemon as daemon_module
+    from aggregator.service.runtime import open_services
+
+    config = parse_config(
+        {
+            "database": f"sqlite:///{tmp_path / 'a.db'}",
+            "feeds": [{"url": "http://feeds.example/a.xml"}],
+        }
+    )
+    daemon = daemon_module.Daemon(config)
+    with open_services(config, environ={}) as services:
+        daemon._services = services
+        now = datetime.now(UTC)
+        daemon_module.Daemon._sync_feeds(config, services.store, now)
+        lease = timedelta(minutes=5)
+        claimed = services.store.claim_due(
+            daemon.instance_id, now, limit=1, lease=lease, per_host=2
+        )
+        assert len(claimed) == 1
+        daemon._feed_pool = ThreadPoolExecutor(max_workers=1)
+        daemon._feed_pool.shutdown()
+        daemon._start(claimed[0])
+        assert daemon._in_flight == {}
+        again = services.store.claim_due("another", now, limit=1, lease=lease, per_host=2)
+        assert [c.id for c in again] == [claimed[0].id]
