@@ -162,10 +162,14 @@ class TagRule:
     # nothing in most articles, and a term that cannot match a field is not run over it (a
     # full page's body). None: the rule has no such terms.
     screen: Screen | None = field(init=False, default=None, compare=False)
+    # The indexes of its regex terms, which no screen covers: they always run.
+    regex_terms: tuple[int, ...] = field(init=False, default=(), compare=False)
 
     def __post_init__(self) -> None:
         screened = [(i, t) for i, t in enumerate(self.terms) if t.kind != "regex"]
         object.__setattr__(self, "screen", Screen.of(screened) if screened else None)
+        regex = tuple(i for i, t in enumerate(self.terms) if t.kind == "regex")
+        object.__setattr__(self, "regex_terms", regex)
 
 
 _ASCII_WORD = re.compile(r"[0-9A-Za-z]+")
@@ -190,11 +194,14 @@ class FieldView:
     @classmethod
     def of(cls, text: str) -> FieldView:
         # Words are split where the keyword patterns see a boundary (anything but
-        # [0-9A-Za-z]), in the text as written, then lower-cased.
+        # [0-9A-Za-z]), in the text as written, then lower-cased: the same as splitting the
+        # lower-cased text, since only İ and the Kelvin sign lower to ASCII letters, and a
+        # field holding one is unscreened (its words are not read).
+        lowered = text.lower()
         return cls(
             text,
-            text.lower(),
-            frozenset(w.lower() for w in _ASCII_WORD.findall(text)),
+            lowered,
+            frozenset(_ASCII_WORD.findall(lowered)),
             any(c in text for c in _FOLDS_TO_ASCII),
         )
 
@@ -209,7 +216,7 @@ class Screen:
     screens cost ~5 ms a page. Here a one-word Latin keyword is a set of words (itself and
     its plurals: its pattern matches whole words only, so a match is one of the field's
     ASCII words); any other term is a substring that its every match contains (a Latin
-    keyword's first part in the lower-cased field; a Hangul keyword's first word, or a
+    keyword's longest part in the lower-cased field; a Hangul keyword's first word, or a
     morph term, in the field as written). Each names the terms (by their index in the rule)
     it stands for, so that one pass over a rule's needles says which terms to run."""
 
@@ -231,7 +238,9 @@ class Screen:
                     for ending in ("", "s", "es"):
                         words.setdefault(parts[0] + ending, []).append(index)
                 elif parts:
-                    folded.setdefault(parts[0], []).append(index)
+                    # Every match holds every part: the longest is the rarest needle ("k"
+                    # of K-pop is in every English text, "league" of K-League is not).
+                    folded.setdefault(max(parts, key=len), []).append(index)
             elif term.kind == "keyword":
                 exact.setdefault(text.split()[0] if text.split() else text, []).append(index)
             else:
@@ -434,10 +443,11 @@ def _apply(
         for name in rule.fields
     }
     searched = [name for name in rule.fields if candidates[name]]
-    for index, term in enumerate(rule.terms):
+    # In the rule's order (what matched is reported in it), only the terms that may match.
+    wanted = set(rule.regex_terms).union(*(candidates[name] for name in searched))
+    for index in sorted(wanted):
+        term = rule.terms[index]
         regex = term.kind == "regex"
-        if not regex and not searched:
-            continue
         hanja = _is_hanja(term)
         if hanja and not korean:
             continue
