@@ -216,20 +216,23 @@ class Screen:
     screens cost ~5 ms a page. Here a one-word Latin keyword is a set of words (itself and
     its plurals: its pattern matches whole words only, so a match is one of the field's
     ASCII words); any other term is a substring that its every match contains (a Latin
-    keyword's longest part in the lower-cased field; a Hangul keyword's first word, or a
-    morph term, in the field as written). Each names the terms (by their index in the rule)
+    keyword's longest ASCII part in the lower-cased field; a Hangul keyword's first word,
+    or a morph term, in the field as written). Each names the terms (by their index in the rule)
     it stands for, so that one pass over a rule's needles says which terms to run."""
 
     words: Mapping[str, tuple[int, ...]]
     folded: tuple[tuple[str, tuple[int, ...]], ...]
     exact: tuple[tuple[str, tuple[int, ...]], ...]
     every: frozenset[int]
+    # Terms with no needle (a case-insensitive keyword without an ASCII part): always run.
+    always: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, terms: Sequence[tuple[int, Term]]) -> Screen:
         words: dict[str, list[int]] = {}
         folded: dict[str, list[int]] = {}
         exact: dict[str, list[int]] = {}
+        always: list[int] = []
         for index, term in terms:
             text = _normalize(term.text.strip())
             if term.kind == "keyword" and term.flags & re.IGNORECASE:
@@ -237,10 +240,14 @@ class Screen:
                 if len(parts) == 1 and _PLAIN_WORD.fullmatch(parts[0]):
                     for ending in ("", "s", "es"):
                         words.setdefault(parts[0] + ending, []).append(index)
-                elif parts:
+                elif ascii_parts := [p for p in parts if p.isascii()]:
                     # Every match holds every part: the longest is the rarest needle ("k"
-                    # of K-pop is in every English text, "league" of K-League is not).
-                    folded.setdefault(max(parts, key=len), []).append(index)
+                    # of K-pop is in every English text, "league" of K-League is not). Only
+                    # an ASCII part: the pattern ignores case as lower() does not outside
+                    # ASCII (İstanbul matches Istanbul, Σ matches ς).
+                    folded.setdefault(max(ascii_parts, key=len), []).append(index)
+                elif parts:
+                    always.append(index)
             elif term.kind == "keyword":
                 exact.setdefault(text.split()[0] if text.split() else text, []).append(index)
             else:
@@ -250,13 +257,14 @@ class Screen:
             tuple((n, tuple(i)) for n, i in folded.items()),
             tuple((n, tuple(i)) for n, i in exact.items()),
             frozenset(i for i, _ in terms),
+            tuple(always),
         )
 
     def candidates(self, view: FieldView) -> frozenset[int] | set[int]:
         """The indexes of the terms that may match ``view`` (empty: none can)."""
         if view.unscreened:
             return self.every
-        found: set[int] = set()
+        found: set[int] = set(self.always)
         for word in view.words.intersection(self.words):
             found.update(self.words[word])
         lowered = view.lowered

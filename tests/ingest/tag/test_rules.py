@@ -392,3 +392,23 @@ def test_every_match_of_a_shipped_term_passes_its_screen() -> None:
                 assert rule.screen is not None, term.text
                 assert index in rule.screen.candidates(view), (term.text, text[:80])
     assert checked > 20
+
+
+@pytest.mark.parametrize(
+    ("keyword", "title"),
+    [
+        ("FC İstanbul", "FC Istanbul wins the derby"),  # İ lowers to i + a combining dot
+        ("AI Μητσοτάκης", "AI ΜΗΤΣΟΤΆΚΗΣ's reform"),  # the pattern's Σ matches ς, lower()'s σ
+        ("ab Χάος", "AB ΧΆΟΣΑ"),
+        ("Χάος", "ΧΆΟΣ returns"),
+        ("K-pop", "k pop stars"),
+        ("hat-trick", "a HAT TRICK for Son"),
+    ],
+)
+def test_the_screen_never_hides_a_keyword_s_match(keyword: str, title: str) -> None:
+    """A rule fires wherever its keyword's own pattern matches, whatever letters the
+    keyword and the field hold (the screen only skips fields that cannot match)."""
+    assert keyword_pattern(keyword).search(title)
+    rules = Tagging(compile_rules(parse_config({"tags": {"a": {"keywords": [keyword]}}}).tags))
+    report = tag_report(TagInput(title), FeedContext(), rules)
+    assert ("a", "rule") in {(t.tag, t.source) for t in report.tags}
