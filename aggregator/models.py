@@ -123,11 +123,13 @@ class TagAssignment:
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What a topic model says of one article: a probability per tag (empty when it
-    abstains), which model said it, and why it abstained (empty when it did not)."""
+    abstains), which model said it, why it abstained (empty when it did not), and the
+    language it read the article in (None: it did not read it), which the rules reuse."""
 
     scores: Mapping[str, float]
     model: str
     abstained: str = ""
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -217,7 +217,7 @@ class AdaptedModel:
             return Assessment({}, self.base.name, reading.reason)
         _, index, values = self.base.vectors([(title, text)])
         if index.size == 0:
-            return Assessment({}, self.base.name, "nothing to read")
+            return Assessment({}, self.base.name, "nothing to read", reading.language)
         # One feature vector for both: the shipped scores and the correction on top.
         base = ((self.base.weights[index] * values[:, None]).sum(axis=0) + self.base.bias) * (
             self.base.temperature
@@ -228,7 +228,8 @@ class AdaptedModel:
         p = np.exp(z)
         p /= p.sum()
         scores = {tag: float(p[i]) for i, tag in enumerate(self.base.tags)}
-        return Assessment(scores, f"{self.name} for {outlet} ({self.meta_date})")
+        name = f"{self.name} for {outlet} ({self.meta_date})"
+        return Assessment(scores, name, language=reading.language)
 
     def assess_many(
         self, articles: Sequence[tuple[str, str]], feed_url: str | None = None
@@ -242,16 +243,19 @@ class AdaptedModel:
         # One feature vector for both: the shipped scores and the correction on top.
         shipped = base.decisions(articles, base.weights, base.bias)
         corrections = base.decisions(articles, self.weights, self.bias)
-        for (decision, reason), (correction, _) in zip(shipped, corrections, strict=True):
+        for (decision, reason, language), (correction, _, _) in zip(
+            shipped, corrections, strict=True
+        ):
             if decision is None or correction is None:
-                out.append(Assessment({}, base.name, reason))
+                out.append(Assessment({}, base.name, reason, language))
                 continue
             z = decision * base.temperature + correction
             z = z - z.max()
             p = np.exp(z)
             p /= p.sum()
             scores = {tag: float(p[i]) for i, tag in enumerate(base.tags)}
-            out.append(Assessment(scores, f"{self.name} for {outlet} ({self.meta_date})"))
+            name = f"{self.name} for {outlet} ({self.meta_date})"
+            out.append(Assessment(scores, name, language=language))
         return out
 
     @property

@@ -182,9 +182,7 @@ class TopicModel:
         if reading.language is None:
             return Assessment({}, self.name, reading.reason)
         decision = self.decision(title, text)
-        if decision is None:
-            return Assessment({}, self.name, "nothing to read")
-        return Assessment(self.probabilities(decision), self.name)
+        return self._assessment(decision, "nothing to read", reading.language)
 
     def assess_many(
         self, articles: Sequence[tuple[str, str]], feed_url: str | None = None
@@ -192,24 +190,27 @@ class TopicModel:
         """:meth:`assess` of each ``(title, text)``, with the features of all of them
         computed at once (a feed's new entries): the same scores, for less numpy overhead."""
         return [
-            self._assessment(decision, reason)
-            for decision, reason in self.decisions(articles, self.weights, self.bias)
+            self._assessment(decision, reason, language)
+            for decision, reason, language in self.decisions(articles, self.weights, self.bias)
         ]
 
     def decisions(
         self, articles: Sequence[tuple[str, str]], weights: FloatArray, bias: FloatArray
-    ) -> list[tuple[FloatArray | None, str]]:
-        """``(decision, "")`` per article under ``weights``/``bias``, or ``(None, reason)``
-        where the model abstains. Each article's sum is its own, in the order
-        :meth:`decision` adds, so the scores do not depend on the batch."""
-        out: list[tuple[FloatArray | None, str]] = [(None, "")] * len(articles)
+    ) -> list[tuple[FloatArray | None, str, str | None]]:
+        """``(decision, "", language)`` per article under ``weights``/``bias``, or ``(None,
+        reason, language)`` where the model abstains (the language None where it cannot read
+        the text). Each article's sum is its own, in the order :meth:`decision` adds, so the
+        scores do not depend on the batch."""
+        out: list[tuple[FloatArray | None, str, str | None]] = [(None, "", None)] * len(articles)
         readable = []
+        languages: dict[int, str] = {}
         for i, (title, text) in enumerate(articles):
             reading = reading_of(title, text)
             if reading.language is None:
-                out[i] = (None, reading.reason or "")
+                out[i] = (None, reading.reason or "", None)
             else:
                 readable.append(i)
+                languages[i] = reading.language
         if not readable:
             return out
         rows, index, values = self.vectors([articles[i] for i in readable])
@@ -217,16 +218,18 @@ class TopicModel:
         for k, i in enumerate(readable):
             start, end = int(bounds[k]), int(bounds[k + 1])
             if start == end:
-                out[i] = (None, "nothing to read")
+                out[i] = (None, "nothing to read", languages[i])
                 continue
             part = weights[index[start:end]] * values[start:end, None]
-            out[i] = (part.sum(axis=0) + bias, "")
+            out[i] = (part.sum(axis=0) + bias, "", languages[i])
         return out
 
-    def _assessment(self, decision: FloatArray | None, reason: str) -> Assessment:
+    def _assessment(
+        self, decision: FloatArray | None, reason: str, language: str | None
+    ) -> Assessment:
         if decision is None:
-            return Assessment({}, self.name, reason)
-        return Assessment(self.probabilities(decision), self.name)
+            return Assessment({}, self.name, reason, language)
+        return Assessment(self.probabilities(decision), self.name, language=language)
 
     def scores(self, title: str, text: str = "") -> dict[str, float]:
         """Probability per tag (softmax of the calibrated scores); empty when abstaining."""

@@ -588,7 +588,11 @@ def _report(
     }
     views = {name: FieldView.of(value) for name, value in fields.items()}  # for the screens
     identity = feed_identity(feed.url) if feed.url else None
-    korean = hangul_share(f"{title} {text[:1500]}") >= MIN_HANGUL
+    # The model's reading, where it read the article, says the same on the same letters.
+    if assessment.language is not None:
+        korean = assessment.language == "ko"
+    else:
+        korean = hangul_share(f"{title} {text[:1500]}") >= MIN_HANGUL
     added: dict[str, _Fired] = {}
     vetoed: dict[str, str] = {}
     for rule in rules.rules:
