@@ -45,7 +45,12 @@ from aggregator.ingest.decide import (
 from aggregator.ingest.extract.article import entry_feed_html, entry_feed_text
 from aggregator.ingest.fetch import Fetcher
 from aggregator.ingest.parse.feed import parse_feed
-from aggregator.ingest.prepare import Prepared, PreparedByEntry, PrepareUnavailable
+from aggregator.ingest.prepare import (
+    Prepared,
+    PreparedByEntry,
+    PreparedEntry,
+    PrepareUnavailable,
+)
 from aggregator.ingest.schedule import (
     SchedulePolicy,
     ServerHints,
@@ -349,13 +354,16 @@ def _articles_for(
         else:
             status = "skipped" if not feed.full_text or item.entry.link is None else "kept"
             made = prepared.get(id(item.entry))
-            articles[item.key] = _article_from_feed(
+            article = _article_from_feed(
                 item,
                 status=status,
                 error=None,
                 language=feed.language,
-                feed_text=made[0] if made else None,
+                feed_text=made.text if made else None,
             )
+            if made is not None and made.search_tokens is not None:
+                article = replace(article, search_tokens=made.search_tokens)
+            articles[item.key] = article
     by_key = {item.key: item for item in planned}
     pending = set(futures)
     on_pages = services.control.on_pages
@@ -400,11 +408,16 @@ def _tag_text(
     return article.text
 
 
-def _story_print(article: ArticleWrite, services: Services) -> StoryPrint | None:
-    """The article's story print, computed here so the write transaction stays short."""
+def _story_print(
+    article: ArticleWrite, services: Services, made: PreparedEntry | None = None
+) -> StoryPrint | None:
+    """The article's story print, computed here so the write transaction stays short (or
+    by the parse worker, for an article made of the feed's entry alone)."""
     config = services.config.stories
     if not config.enabled:
         return None
+    if made is not None and made.has_print and article.text_source in ("feed", "none"):
+        return made.story_print
     from aggregator.ingest.stories import fingerprint
 
     return fingerprint(
@@ -535,7 +548,8 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
     # A new entry's tags may have come with the parse; the rest (an edited entry is tagged
     # on its stored full text) are tagged together: the model reads them in one batch.
     all_tags: list[tuple[TagAssignment, ...] | None] = [
-        None if item.changed else made.get(id(item.entry), (None, None))[1] for item in planned
+        None if item.changed or id(item.entry) not in made else made[id(item.entry)].tags
+        for item in planned
     ]
     todo = [i for i, tags in enumerate(all_tags) if tags is None]
     tagged = (
@@ -574,7 +588,7 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
                     # Only a new article gets a story; one already stored keeps its own.
                     story_print=None
                     if item.changed or item.url_key in existing_articles
-                    else _story_print(article, services),
+                    else _story_print(article, services, made.get(id(item.entry))),
                 ),
                 changed=item.changed,
                 categories=tuple(item.entry.categories),

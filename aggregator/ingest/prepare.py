@@ -2,7 +2,8 @@
 
 A poll of many feeds without full text is CPU-bound in one process: the GIL runs one feed
 thread's Python at a time, and parsing the document (feedparser), the entries' feed text and
-their tags are about 40 % of that CPU (py-spy, a cold poll of 200 feeds × 20 items).
+their tags are about 40 % of that CPU (py-spy, a cold poll of 200 feeds × 20 items), and
+the search tokens and story prints of the new articles another 12 % of what remains.
 :class:`PreparePool` runs that half, :func:`prepare_feed`, in worker processes while the feed
 threads go on fetching, planning and writing. The pipeline takes what comes back for the new
 entries of feeds without full text and does the rest as always (an edited entry is tagged on
@@ -36,8 +37,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from aggregator.errors import Interrupted, ParseError
 from aggregator.ingest.extract.article import entry_feed_text
 from aggregator.ingest.parse.feed import parse_feed
+from aggregator.ingest.stories import fingerprint
 from aggregator.ingest.tag.rules import FeedContext, TagInput, tags_for_many
-from aggregator.models import FieldLimits, ParsedFeed, TagAssignment
+from aggregator.models import FieldLimits, ParsedEntry, ParsedFeed, StoryPrint, TagAssignment
+from aggregator.text.search import article_tokens
 
 if TYPE_CHECKING:
     from aggregator.config.schema import Config, FeedConfig
@@ -52,6 +55,7 @@ __all__ = [
     "PrepareUnavailable",
     "Prepared",
     "PreparedByEntry",
+    "PreparedEntry",
     "prepare_feed",
     "prepare_in_worker",
 ]
@@ -69,8 +73,26 @@ MAX_WORKERS = 2
 PARSE_HERE_FIRST = 20
 
 Tags = tuple[TagAssignment, ...]
-PreparedByEntry = Mapping[int, tuple[tuple[str, str], Tags | None]]
-"""Feed text and tags (None: not tagged) by ``id()`` of the entry object."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """What a worker made of one entry, as a new entry of a feed without full text: its feed
+    text ``(text, html)``; its tags, search tokens and story print (None where the worker
+    left them to the pipeline: tags and tokens of a document longer than a poll stores,
+    prints when stories are off or the entry has no date, its print's time then being the
+    pipeline's clock). ``story_print`` holds the print when ``has_print``; the print itself
+    may be None (a text too short to tell stories apart)."""
+
+    text: tuple[str, str]
+    tags: Tags | None = None
+    search_tokens: tuple[str, str] | None = None
+    has_print: bool = False
+    story_print: StoryPrint | None = None
+
+
+PreparedByEntry = Mapping[int, PreparedEntry]
+"""What the workers made, by ``id()`` of the entry object."""
 
 
 class PrepareUnavailable(Exception):
@@ -78,22 +100,41 @@ class PrepareUnavailable(Exception):
     parse it in-process. Not an AggregatorError: it is no fault of the feed."""
 
 
+_NO_PRINTS: tuple[Literal[False]] = (False,)
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A parsed feed and, for each of its entries in order, its feed text ``(text, html)`` and
-    its tags as a new entry of a feed without full text (None for all of them when the feed
-    had more entries than a poll stores, which the pipeline then tags itself)."""
+    """A parsed feed and, for each of its entries in order, its feed text ``(text, html)``,
+    and as a new entry of a feed without full text its tags and search tokens (None for all
+    of them when the feed had more entries than a poll stores, which the pipeline then makes
+    itself) and its story print (``prints``: None when stories are off; an entry without a
+    date is ``False``, left to the pipeline). Parallel tuples: they cross the process border
+    pickled, and tuples pickle in a fraction of the time of records."""
 
     parsed: ParsedFeed
     texts: tuple[tuple[str, str], ...]
     tags: tuple[Tags, ...] | None
+    tokens: tuple[tuple[str, str], ...] | None = None
+    prints: tuple[StoryPrint | Literal[False] | None, ...] | None = None
 
     def by_entry(self) -> PreparedByEntry:
-        """Text and tags by ``id()`` of the entry object: a plan holds these very objects."""
-        tags: tuple[Tags | None, ...] = self.tags or (None,) * len(self.texts)
+        """What was made, by ``id()`` of the entry object: a plan holds these very objects."""
+        count = len(self.texts)
+        tags: tuple[Tags | None, ...] = self.tags or (None,) * count
+        tokens: tuple[tuple[str, str] | None, ...] = self.tokens or (None,) * count
+        prints: tuple[StoryPrint | Literal[False] | None, ...] = self.prints or _NO_PRINTS * count
         return {
-            id(entry): (text, entry_tags)
-            for entry, text, entry_tags in zip(self.parsed.entries, self.texts, tags, strict=True)
+            id(entry): PreparedEntry(
+                text=text,
+                tags=entry_tags,
+                search_tokens=entry_tokens,
+                has_print=entry_print is not False,
+                story_print=entry_print or None,
+            )
+            for entry, text, entry_tags, entry_tokens, entry_print in zip(
+                self.parsed.entries, self.texts, tags, tokens, prints, strict=True
+            )
         }
 
 
@@ -106,11 +147,14 @@ def prepare_feed(
     tagging: Tagging,
     *,
     tag_at_most: int,
+    story_min_chars: int | None = None,
 ) -> Prepared:
-    """Parse ``body`` and tag every entry on its title and feed text, as the pipeline tags a
-    new entry of a feed without full text. A document of more than ``tag_at_most`` entries
-    (a poll stores that many: which ones, the pipeline decides) is not tagged here. Raises
-    ParseError as :func:`parse_feed` does."""
+    """Parse ``body`` and make for every entry what the pipeline makes of a new entry of a
+    feed without full text: its tags on its title and feed text, its search tokens, and its
+    story print (with ``story_min_chars``, the stories' ``min_text_chars``; None: stories
+    off). A document of more than ``tag_at_most`` entries (a poll stores that many: which
+    ones, the pipeline decides) gets its feed texts only. Raises ParseError as
+    :func:`parse_feed` does."""
     parsed = parse_feed(body, url, headers, limits)
     texts = tuple(entry_feed_text(entry) for entry in parsed.entries)
     if len(parsed.entries) > tag_at_most:
@@ -124,7 +168,34 @@ def prepare_feed(
         context,
         tagging,
     )
-    return Prepared(parsed, texts, tuple(tags))
+    tokens = tuple(
+        article_tokens(e.title, text, e.summary)
+        for e, (text, _html) in zip(parsed.entries, texts, strict=True)
+    )
+    prints = None
+    if story_min_chars is not None:
+        prints = tuple(
+            _story_print(e, text, feed.language, story_min_chars)
+            for e, (text, _html) in zip(parsed.entries, texts, strict=True)
+        )
+    return Prepared(parsed, texts, tuple(tags), tokens, prints)
+
+
+def _story_print(
+    entry: ParsedEntry, text: str, language: str | None, min_chars: int
+) -> StoryPrint | Literal[False] | None:
+    """The print the pipeline would give this entry's article, seen at its date; False when
+    it has none (the pipeline's clock is the time then)."""
+    seen_at = entry.published or entry.updated
+    if seen_at is None:
+        return False
+    return fingerprint(
+        entry.title,
+        text or entry.summary,
+        language=language,
+        seen_at=seen_at,
+        min_text_chars=min_chars,
+    )
 
 
 # -- the worker side ---------------------------------------------------------------------------
@@ -134,6 +205,7 @@ def prepare_feed(
 _worker_tagging: Tagging | None = None
 _worker_failure: str | None = None
 _worker_tag_at_most = 0
+_worker_story_chars: int | None = None
 
 Outcome = tuple[Literal["ok", "error", "unavailable"], Any]
 
@@ -146,13 +218,15 @@ def _start_worker(config: Config, learned: tuple[str, bytes] | None) -> None:
 
     from aggregator.ingest.tag.loader import open_tagger, tagging_for, with_learned
 
-    global _worker_tagging, _worker_failure, _worker_tag_at_most
+    global _worker_tagging, _worker_failure, _worker_tag_at_most, _worker_story_chars
     # Warnings about a document are the pipeline's to log: they come back in the result.
     logging.getLogger("aggregator").setLevel(logging.ERROR)
     try:
         tagger = with_learned(config, open_tagger(config), learned)
         _worker_tagging = tagging_for(config, tagger)
         _worker_tag_at_most = config.limits.entries_per_poll
+        stories = config.stories
+        _worker_story_chars = stories.min_text_chars if stories.enabled else None
     except Exception as exc:
         _worker_failure = f"the parse worker could not load the tagger: {exc}"
 
@@ -166,7 +240,14 @@ def prepare_in_worker(
         return ("unavailable", _worker_failure or "the parse worker did not start")
     try:
         prepared = prepare_feed(
-            body, url, headers, limits, feed, _worker_tagging, tag_at_most=_worker_tag_at_most
+            body,
+            url,
+            headers,
+            limits,
+            feed,
+            _worker_tagging,
+            tag_at_most=_worker_tag_at_most,
+            story_min_chars=_worker_story_chars,
         )
     except ParseError as exc:
         # Sent as text: FeedError subclasses take extra constructor arguments and lose them

@@ -36,7 +36,6 @@ __all__ = [
     "LEAD_SOURCE_CHARS",
     "MAX_LIMIT",
     "Reading",
-    "search_body",
     "stems",
 ]
 
@@ -96,11 +95,6 @@ def _period(
         )
         params["feeds"] = list(feeds)
     return where, params
-
-
-def search_body(text: str | None, summary: str | None) -> str:
-    # An article never extracted is still findable by its feed summary.
-    return text if text and text.strip() else summary or ""
 
 
 def stems(sql: Sql, words: set[str]) -> dict[str, list[str]]:
@@ -518,7 +512,7 @@ class Reading:
             if row is None:
                 continue
             _, title, url, text, summary, published, first_seen = row
-            snippet, matched = tok.snippet(title or "", search_body(text, summary), terms)
+            snippet, matched = tok.snippet(title or "", tok.search_body(text, summary), terms)
             hits.append(
                 SearchHit(
                     article_id=article_id,

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from aggregator.errors import StoreError
 from aggregator.store.base import StoreBase, chunks
 from aggregator.store.dbapi import Sql
-from aggregator.store.reading_sql import search_body, stems
+from aggregator.store.reading_sql import stems
 from aggregator.store.tables import ArticleRow
 from aggregator.text import search as tok
 
@@ -75,7 +75,7 @@ def _index_rows(
 def index_tokens(title: str, text: str, summary: str = "") -> tuple[str, str]:
     """What the index stores of an article (``summary`` stands in for an empty text):
     computed before a write transaction, so that the write itself holds the lock less."""
-    return tok.index_text(title or "", search_body(text, summary))
+    return tok.article_tokens(title, text, summary)
 
 
 def _index_tokens(
@@ -133,7 +133,7 @@ def _index_batch(
             text("DELETE FROM article_fts WHERE rowid > :a AND rowid <= :b"),
             {"a": after, "b": last},
         )
-    _index_rows(conn, dialect, [(i, title or "", search_body(t, s)) for i, title, t, s in rows])
+    _index_rows(conn, dialect, [(i, title or "", tok.search_body(t, s)) for i, title, t, s in rows])
     return last, len(rows)
 
 

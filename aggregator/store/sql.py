@@ -252,7 +252,10 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
                 feed_values["site_url"] = clean(write.site_url)
             if write.schedule is not None:
                 feed_values.update(write.schedule.values())
-            session.execute(update(FeedRow).where(FeedRow.id == feed_id).values(**feed_values))
+            # Core, on the transaction's connection: an ORM-enabled UPDATE evaluates its
+            # criteria against the session's objects afterwards (1.6 ms per feed, an eighth
+            # of the feed threads' time in a cold poll), and this write loads none.
+            session.connection().execute(_UPDATE_FEED, {"row_id": feed_id, **feed_values})
         return WriteCounts(new=new, updated=updated, linked=linked)
 
     def _stored_entries(
@@ -287,7 +290,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             if old_hash == entry.content_hash:
                 return "unchanged"
             self._update_article(session, article_id, entry.article, write.now)
-            session.execute(
+            session.connection().execute(
                 update(EntryRow)
                 .where(EntryRow.id == entry_id)
                 .values(content_hash=entry.content_hash, guid=clean(entry.guid))
@@ -298,7 +301,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             return None
         entry_id, article_id = renamed
         self._update_article(session, article_id, entry.article, write.now)
-        session.execute(
+        session.connection().execute(
             update(EntryRow)
             .where(EntryRow.id == entry_id)
             .values(
@@ -462,7 +465,9 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
         # Text taken from the feed follows the feed's edits; extracted page text stays.
         if current_source in ("feed", "none") and article.text_source in ("feed", "none"):
             values.update(text=fields["text"], html=fields["html"], text_source=article.text_source)
-        session.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(**values))
+        session.connection().execute(
+            update(ArticleRow).where(ArticleRow.id == article_id).values(**values)
+        )
         # The title always follows the edit, the text sometimes: index what is now stored.
         self.index_stored_article(session, article_id)
         session.execute(
@@ -659,7 +664,10 @@ class _NewArticle:
         values = _article_values(article)
         row = {"key_hash": key_hash, "first_seen_at": now, "changed_at": now}
         row.update(values)
-        return cls(row, index_tokens(values["title"], values["text"], values["summary"]))
+        tokens = article.search_tokens
+        if tokens is None:
+            tokens = index_tokens(values["title"], values["text"], values["summary"])
+        return cls(row, tokens)
 
 
 def _tag_row(article_id: int, tag: TagAssignment) -> dict[str, Any]:

@@ -133,6 +133,21 @@ def index_text(title: str, text: str) -> tuple[str, str]:
     return " ".join(tokens(title)), " ".join(tokens(text[:MAX_INDEXED_CHARS]))
 
 
+def search_body(text: str | None, summary: str | None) -> str:
+    """The text an article is searched by: an article never extracted is still findable by
+    its feed summary."""
+    return text if text and text.strip() else summary or ""
+
+
+def article_tokens(title: str, text: str, summary: str = "") -> tuple[str, str]:
+    """What the index stores of an article, :func:`index_text` of its title and
+    :func:`search_body`, read as the store keeps the fields (without NUL, which PostgreSQL
+    text cannot hold): the parse workers make them for a feed's new entries, off the write
+    path, and the store makes the same for any other."""
+    title, text, summary = (v.replace("\x00", "") for v in (title or "", text, summary))
+    return index_text(title, search_body(text, summary))
+
+
 def is_cjk_token(token: str) -> bool:
     return bool(token) and _CJK_CHAR.match(token) is not None
 

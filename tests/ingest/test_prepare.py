@@ -7,6 +7,7 @@ import os
 import sqlite3
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,21 +46,59 @@ def shipped_config(
 
 
 def stored(database: Path) -> list[tuple[Any, ...]]:
-    """Every article with its tags, in an order independent of which feed came first."""
+    """Every article with its tags, its search index row, its story print and the articles
+    of its story, in an order independent of which feed came first."""
     conn = sqlite3.connect(database)
     try:
         articles = conn.execute(
-            "SELECT id, url, title, summary, text, html, text_source, language, content_hash "
-            "FROM articles"
+            "SELECT a.id, a.url, a.title, a.summary, a.text, a.html, a.text_source, a.language,"
+            " a.content_hash, f.title, f.body FROM articles a"
+            " LEFT JOIN article_fts f ON f.rowid = a.id"
         ).fetchall()
         tags: dict[int, list[tuple[Any, ...]]] = {}
         for article_id, *tag in conn.execute(
             "SELECT article_id, tag, source, score, detail FROM article_tags"
         ):
             tags.setdefault(article_id, []).append(tuple(tag))
+        prints = {
+            article_id: tuple(print_)
+            for article_id, *print_ in conn.execute(
+                "SELECT article_id, hex(signature), size, title_key, language, seen_at"
+                " FROM story_articles"
+            )
+        }
+        bands: dict[int, set[int]] = {}
+        for article_id, band in conn.execute("SELECT article_id, band_hash FROM story_bands"):
+            bands.setdefault(article_id, set()).add(band)
+        members: dict[int, set[str]] = {}
+        story_of = dict(conn.execute("SELECT article_id, story_id FROM story_articles"))
+        urls = {row[0]: row[1] for row in articles}
+        for article_id, story_id in story_of.items():
+            members.setdefault(story_id, set()).add(urls[article_id])
     finally:
         conn.close()
-    return sorted((*row[1:], tuple(sorted(tags.get(row[0], [])))) for row in articles)
+    return sorted(
+        (
+            *row[1:],
+            tuple(sorted(tags.get(row[0], []))),
+            prints.get(row[0]),
+            tuple(sorted(bands.get(row[0], ()))),
+            tuple(sorted(members.get(story_of.get(row[0], -1), ()))),
+        )
+        for row in articles
+    )
+
+
+# Entries without a date: their story prints are made in the feed thread, at its clock.
+UNDATED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>날짜 없는 피드</title><link>https://undated.test/</link>
+<description>x</description>
+<item><title>반도체 수출 3개월 연속 증가</title><link>https://undated.test/a/1</link>
+<description>산업통상자원부는 반도체 수출이 석 달 연속 늘었다고 밝혔다. 메모리 가격 회복과
+인공지능 서버 수요가 수출을 이끌었고, 정부는 하반기에도 증가세가 이어질 것으로 내다봤다.
+</description></item>
+<item><title>짧은 글</title><link>https://undated.test/a/2</link><description>짧다</description></item>
+</channel></rss>"""
 
 
 @pytest.mark.parametrize("per_poll", [1_000, 10], ids=["whole-feeds", "deferred"])
@@ -80,6 +119,11 @@ def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
         )
         urls.append(httpserver.url_for(f"/{path.name}"))
     assert len(urls) >= 5
+    httpserver.expect_request("/undated.xml").respond_with_data(
+        UNDATED, content_type="application/rss+xml"
+    )
+    urls.append(httpserver.url_for("/undated.xml"))
+    clock = lambda: datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # noqa: E731
     rows = {}
     tagged_here: dict[int, int] = {}
     real_tags_for_many = pipeline.tags_for_many
@@ -97,6 +141,7 @@ def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
         monkeypatch.setattr(pipeline, "tags_for_many", counting)
         with open_services(config, environ={}, prepare_workers=workers) as svc:
             assert (svc.prepare is not None) == (workers > 0)
+            svc = replace(svc, control=replace(svc.control, clock=clock))
             pool = None
             if workers:
                 # Every document through the pool: these are fewer than PARSE_HERE_FIRST.
@@ -117,8 +162,14 @@ def test_a_prepared_poll_stores_what_an_in_process_poll_stores(
         assert 0 < tagged_here[1] < tagged_here[0]
     assert len(rows[0]) > (100 if per_poll == 1_000 else 50)
     # Tagged on their titles and feed text by the shipped rules and model: some by each.
-    sources = {tag[1] for row in rows[0] for tag in row[-1]}
+    sources = {tag[1] for row in rows[0] for tag in row[10]}
     assert {"model", "rule", "category"} <= sources
+    # Indexed, and in stories: made by the workers for the dated entries of whole feeds.
+    assert all(row[8] for row in rows[0])
+    assert sum(row[11] is not None for row in rows[0]) > 50
+    assert any(len(row[13]) > 1 for row in rows[0])
+    undated = [row for row in rows[0] if row[0] == "https://undated.test/a/1"]
+    assert undated[0][11][-1].startswith("2026-12-07 09:00")
     assert rows[1] == rows[0]
 
 

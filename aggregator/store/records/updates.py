@@ -95,6 +95,10 @@ class ArticleWrite:
     tags: tuple[TagAssignment, ...] = ()
     # Computed before the transaction (aggregator.ingest.stories.fingerprint); None: no story.
     story_print: StoryPrint | None = None
+    # What the search index stores of it (aggregator.text.search.article_tokens of these very
+    # title, text and summary), made off the write path by the parse workers; None: the
+    # store makes them.
+    search_tokens: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
