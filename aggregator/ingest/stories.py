@@ -141,6 +141,7 @@ _BYLINE = re.compile(
     r"(?:^|(?<=[\s/=]))[가-힣]{2,4}(?:[ ,·]+[가-힣]{2,4}){0,3}\s*(?:선임|수석|객원|인턴)?\s*"
     r"(?:기자|특파원|통신원|리포터|논설위원)(?=\s|$|=|[.,)/])\s*=?"
 )
+_BYLINE_WORDS = ("기자", "특파원", "통신원", "리포터", "논설위원")
 # "(사진=연합뉴스)", "[사진=독자 제공]", "사진=…" captions and credits.
 _PHOTO = re.compile(
     r"[(\[<【]\s*(?:사진|그래픽|자료|영상|촬영|제공|출처|photo|image)\s*[=:][^()\[\]<>【】]{0,60}"
@@ -157,22 +158,37 @@ _FURNITURE_LINE = re.compile(
 )
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, enough: int | None = None) -> str:
     """Article text without datelines, bylines, photo credits, e-mail addresses, links and
-    copyright footers, NFKC-normalized and case-folded, one space between words."""
+    copyright footers, NFKC-normalized and case-folded, one space between words. With
+    ``enough``, only its first lines: as many as hold ``enough`` characters of words (a print
+    reads the first :data:`MAX_SHINGLE_CHARS`; the rest of a long page cost 40 % of its print
+    to clean)."""
     text = unicodedata.normalize("NFKC", text)
     kept: list[str] = []
+    chars = 0
     for line in text.splitlines():
         if _FURNITURE_LINE.search(line):
             continue
-        line = _EMAIL.sub(" ", line)
-        line = _URL.sub(" ", line)
-        line = _PHOTO.sub(" ", line)
-        line = _DATELINE.sub(" ", line)
-        line = _BYLINE.sub(" ", line)
+        # Each pattern runs only on a line holding what it cannot match without (most lines
+        # hold none of it): five regex passes a line were a third of a print.
+        if "@" in line:
+            line = _EMAIL.sub(" ", line)
+        if "://" in line or "www." in line.lower():
+            line = _URL.sub(" ", line)
+        if "=" in line or ":" in line:
+            line = _PHOTO.sub(" ", line)
+        if "=" in line:
+            line = _DATELINE.sub(" ", line)
+        if any(word in line for word in _BYLINE_WORDS):
+            line = _BYLINE.sub(" ", line)
         words = re.findall(r"\w+", line.casefold())
         if words:
             kept.append(" ".join(words))
+            if enough is not None:
+                chars += sum(map(len, words))
+                if chars >= enough:
+                    break
     return " ".join(kept)
 
 
@@ -251,7 +267,7 @@ def fingerprint(
 ) -> StoryPrint | None:
     """The article's print, or None when its text is too short to tell stories apart
     (a title-only entry): such an article stays a story of its own."""
-    normalized = normalize_text(text)
+    normalized = normalize_text(text, enough=max(MAX_SHINGLE_CHARS, min_text_chars))
     if len(normalized.replace(" ", "")) < min_text_chars:
         return None
     shingles = _shingles(normalized)

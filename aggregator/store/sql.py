@@ -361,7 +361,7 @@ class SqlStore(ReadingQueries, DaemonQueries, ExportQueries, TagQueries, StoryQu
             for article_hash, ident in inserted.items():
                 story_print = first_of[article_hash].article.story_print
                 if story_print is not None:
-                    self.assign_story(session, ident, story_print, write.stories)
+                    self.assign_story(session, ident, story_print, write.stories, inserted=True)
         entry_rows = []
         tag_rows: dict[tuple[int, str, str], dict[str, Any]] = {}
         new = linked = 0

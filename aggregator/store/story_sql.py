@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from aggregator.errors import StoreError
 from aggregator.models import StoryMatch, StoryPrint, unpack_signature
 from aggregator.store.base import StoreBase, chunks
 from aggregator.store.records.service import StorySource
@@ -71,6 +72,38 @@ def _candidates_statement() -> Any:
 
 
 _CANDIDATES = _candidates_statement()
+# The statements of an assignment, built once with bound parameters (as _CANDIDATES): an
+# article's five statements, built per call, cost more Python than the SQL they ran.
+_STORY_OF = select(StoryArticleRow.story_id).where(
+    StoryArticleRow.article_id == bindparam("article_id")
+)
+_NEW_STORY = (
+    insert(StoryRow)
+    .values(
+        created_at=bindparam("seen_at"), first_at=bindparam("seen_at"), last_at=bindparam("seen_at")
+    )
+    .returning(StoryRow.id)
+)
+
+
+def _story_grows(least: Any, greatest: Any) -> Any:
+    return (
+        update(StoryRow)
+        .where(StoryRow.id == bindparam("story_id"))
+        .values(
+            article_count=StoryRow.article_count + 1,
+            first_at=least(StoryRow.first_at, bindparam("seen_at", type_=StoryRow.first_at.type)),
+            last_at=greatest(StoryRow.last_at, bindparam("seen_at", type_=StoryRow.last_at.type)),
+        )
+    )
+
+
+_STORY_GROWS = {
+    "sqlite": _story_grows(func.min, func.max),
+    "postgresql": _story_grows(func.least, func.greatest),
+}
+_INSERT_STORY_ARTICLE = insert(StoryArticleRow)
+_INSERT_BANDS = insert(StoryBandRow)
 _PG_INSERT_BANDS = text(
     "INSERT INTO story_bands (band_hash, article_id, seen_at) "
     "SELECT unnest(CAST(:bands AS BIGINT[])), :article_id, :seen_at"
@@ -81,42 +114,35 @@ class StoryQueries(StoreBase):
     # -- writing ------------------------------------------------------------------------------
 
     def assign_story(
-        self, session: Session, article_id: int, fp: StoryPrint, match: StoryMatch
+        self,
+        session: Session,
+        article_id: int,
+        fp: StoryPrint,
+        match: StoryMatch,
+        *,
+        inserted: bool = False,
     ) -> int:
         """Put article ``article_id`` in its story, in ``session``'s transaction; returns the
-        story id. An article already assigned keeps its story."""
+        story id. An article already assigned keeps its story; one ``inserted`` in this very
+        transaction has none yet, and is not looked up."""
         # Core statements on the session's connection, bound by parameters: SQLAlchemy
         # caches their compiled form, and the ORM's bulk machinery is not needed here.
         conn = session.connection()
-        current = conn.execute(
-            select(StoryArticleRow.story_id).where(StoryArticleRow.article_id == article_id)
-        ).scalar_one_or_none()
-        if current is not None:
-            return current
+        if not inserted:
+            current = conn.execute(_STORY_OF, {"article_id": article_id}).scalar_one_or_none()
+            if current is not None:
+                return int(current)
         self.lock_stories(session)
         story_id = choose_story(fp, self._candidates(conn, fp, match), match)
         if story_id is None:
-            story_id = conn.execute(
-                self._insert(StoryRow)
-                .values(created_at=fp.seen_at, first_at=fp.seen_at, last_at=fp.seen_at)
-                .returning(StoryRow.id)
-            ).scalar_one()
+            story_id = conn.execute(_NEW_STORY, {"seen_at": fp.seen_at}).scalar_one()
         else:
-            conn.execute(
-                update(StoryRow)
-                .where(StoryRow.id == story_id)
-                .values(
-                    article_count=StoryRow.article_count + 1,
-                    first_at=func.min(StoryRow.first_at, fp.seen_at)
-                    if self.dialect == "sqlite"
-                    else func.least(StoryRow.first_at, fp.seen_at),
-                    last_at=func.max(StoryRow.last_at, fp.seen_at)
-                    if self.dialect == "sqlite"
-                    else func.greatest(StoryRow.last_at, fp.seen_at),
-                )
-            )
+            grows = _STORY_GROWS.get(self.dialect)
+            if grows is None:
+                raise StoreError(f"unsupported database backend {self.dialect!r}")
+            conn.execute(grows, {"story_id": story_id, "seen_at": fp.seen_at})
         conn.execute(
-            insert(StoryArticleRow),
+            _INSERT_STORY_ARTICLE,
             {
                 "article_id": article_id,
                 "story_id": story_id,
@@ -136,7 +162,7 @@ class StoryQueries(StoreBase):
             )
         else:
             conn.execute(
-                insert(StoryBandRow),
+                _INSERT_BANDS,
                 [{"band_hash": b, "article_id": article_id, "seen_at": fp.seen_at} for b in bands],
             )
         return story_id

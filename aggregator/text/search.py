@@ -42,6 +42,7 @@ articles of ~800 characters, 80% Korean / 20% English; throwaway script, not com
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
@@ -74,8 +75,9 @@ _CJK = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
     "\ua960-\ua97f\uac00-\ud7a3\ud7b0-\ud7ff\uf900-\ufaff\U00020000-\U0003ffff"
 )
-# A CJK run, or a run of other letters/digits (``[^\W_]`` is "alphanumeric", any script).
-_RUN = re.compile(rf"([{_CJK}]+)|((?:(?![{_CJK}])[^\W_])+)")
+# A CJK run, or a run of other letters/digits (``[^\W_]`` is "alphanumeric", any script;
+# one class that leaves CJK out, not a lookahead per letter: a third of the time of tokens).
+_RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
 
 # Longer "words" are base64, hashes or run-together URLs: nobody searches for them, and
@@ -118,13 +120,15 @@ def _cjk_tokens(run: str, *, open_end: bool = False) -> list[str]:
 
 
 def tokens(text: str) -> list[str]:
-    """The index tokens of ``text``, in order."""
+    """The index tokens of ``text``, in order: :func:`runs`' tokens, read without making a
+    Run of each (every article's text passes here on its way to the index)."""
     out: list[str] = []
-    for run in runs(unicodedata.normalize("NFC", text)):
-        if run.cjk:
-            out.extend(_cjk_tokens(run.text))
-        elif len(run.text) <= MAX_WORD:
-            out.append(run.text.lower())
+    for cjk, other in _RUN.findall(unicodedata.normalize("NFC", text)):
+        if cjk:
+            out.extend(map(operator.add, cjk, cjk[1:]))  # as _cjk_tokens: the bigrams,
+            out.append(cjk[-1])  # then the last character alone
+        elif len(other) <= MAX_WORD:
+            out.append(other.lower())
     return out
 
 

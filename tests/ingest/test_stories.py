@@ -68,6 +68,32 @@ def test_normalize_text_strips_wire_furniture() -> None:
     )
 
 
+def test_normalize_text_strips_links_and_credits_in_any_case() -> None:
+    text = (
+        "자세한 내용은 WWW.Example.COM/news 참조. HTTPS://news.example/a?b=1 에서\n"
+        "(PHOTO:Reuters) 시위대가 모였다. 촬영 = 김철수\n"
+        "[도쿄=연합뉴스] 이영희 특파원 = 엔화가 약세다. 박논설 논설위원\n"
+    )
+    assert normalize_text(text) == "자세한 내용은 참조 에서 시위대가 모였다 엔화가 약세다"
+
+
+def test_a_long_text_is_normalized_only_as_far_as_its_print_reads() -> None:
+    """``enough`` stops at the lines that hold that many characters of words: the print of
+    a long page is the print of all of it."""
+    long_text = "\n".join([WIRE] * 100)
+    full = normalize_text(long_text)
+    head = normalize_text(long_text, enough=2500)
+    assert full.startswith(head) and len(head) < len(full) / 5
+    assert len(head.replace(" ", "")) >= 2500
+    printed = fingerprint("제목", long_text, language="ko", seen_at=T0)
+    assert printed is not None
+    assert printed.signature == _minhash(_shingles(full))
+    assert printed.size == len(_shingles(full))
+    # A threshold above what a print reads still sees the whole text.
+    assert fingerprint("제목", long_text, language="ko", seen_at=T0, min_text_chars=20_000)
+    assert fingerprint("제목", long_text, language="ko", seen_at=T0, min_text_chars=10**6) is None
+
+
 def test_the_same_wire_copy_with_outlet_edits_normalizes_alike() -> None:
     edited = (
         "(부산=뉴스1) 박민수 기자 = "
