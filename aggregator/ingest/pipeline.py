@@ -519,10 +519,14 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         # Ill-formed XML, an unknown format, fields cut to the limits: the operator should see
         # what a feed sends.
         log.warning("feed %s: %s", feed.url, warning)
-    known = store.known_entries(state.id, document_keys(parsed))
+    known = store.known_entries(state.id, document_keys(parsed)) if state.has_entries else {}
     planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
     # Entries pruned by retention stay pruned while the feed still carries them.
-    pruned = store.tombstoned(state.id, [p.key for p in planned if not p.changed])
+    pruned = (
+        store.tombstoned(state.id, [p.key for p in planned if not p.changed])
+        if state.has_tombstones
+        else set()
+    )
     if pruned:
         planned = [p for p in planned if p.key not in pruned]
     planned, deferred = take_newest(planned, services.config.limits.entries_per_poll)

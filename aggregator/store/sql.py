@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from aggregator.errors import StoreError
@@ -37,7 +37,13 @@ from aggregator.store.records.updates import (
 )
 from aggregator.store.search_sql import index_tokens
 from aggregator.store.story_sql import StoryQueries
-from aggregator.store.tables import ArticleRow, ArticleTagRow, EntryRow, FeedRow
+from aggregator.store.tables import (
+    ArticleRow,
+    ArticleTagRow,
+    EntryRow,
+    EntryTombstoneRow,
+    FeedRow,
+)
 from aggregator.store.tags_sql import TagQueries
 
 __all__ = [
@@ -615,6 +621,13 @@ _FEED_STATE = (
     FeedRow.gone,
     FeedRow.last_success_at,
     FeedRow.next_check_at,
+    # Each an index probe (both tables' keys start with feed_id), in the read every update
+    # makes anyway: a first update then skips the two lookups they would answer with nothing.
+    exists().where(EntryRow.feed_id == FeedRow.id).correlate(FeedRow).label("has_entries"),
+    exists()
+    .where(EntryTombstoneRow.feed_id == FeedRow.id)
+    .correlate(FeedRow)
+    .label("has_tombstones"),
 )
 
 # Built once (see daemon_sql._PUBLISH_HISTORY): a 304 is this read and this write. The
@@ -635,7 +648,7 @@ _ENTRY_BEFORE = (
 
 
 def _feed_state(row: Any) -> FeedState:
-    """A feed's state from a row of :data:`_FEED_STATE` (or a FeedRow)."""
+    """A feed's state from a row of :data:`_FEED_STATE`."""
     return FeedState(
         id=row.id,
         url=row.url,
@@ -649,6 +662,8 @@ def _feed_state(row: Any) -> FeedState:
         gone=row.gone,
         last_success_at=row.last_success_at,
         next_check_at=row.next_check_at,
+        has_entries=bool(row.has_entries),
+        has_tombstones=bool(row.has_tombstones),
     )
 
 

@@ -87,6 +87,33 @@ def test_ingest_stores_full_text_tags_once(
     assert {"world", "economy"} <= set(art.tags)  # feed tag + category alias + rules
 
 
+def test_entries_pruned_from_a_feed_stay_pruned_while_it_carries_them(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    """Every entry of the feed pruned: it has no entries left, only tombstones, and the
+    next poll of the same document stores none of them again (a new one it does)."""
+    from datetime import UTC, datetime
+
+    base = httpserver.url_for("").rstrip("/")
+    feed_items = items(base, 3)
+    url = serve_site(httpserver, "/rss/pruned.xml", feed_items)
+    config = make_config(db_url, [{"url": url, "full_text": False}])
+    with services(config, extraction_pool) as svc:
+        [first] = poll_feeds(config.feeds, svc)
+        assert (first.status, first.new) == ("ok", 3)
+        ids = [a.id for a in svc.store.list_articles()]
+        assert svc.store.prune_articles(ids, datetime.now(UTC)) == 3
+        state = svc.store.feed_state(url)
+        assert state is not None and (state.has_entries, state.has_tombstones) == (False, True)
+        [again] = poll_feeds(config.feeds, svc)
+        assert (again.status, again.new) == ("ok", 0), again
+        assert svc.store.counts()["articles"] == 0
+        httpserver.clear()
+        serve_site(httpserver, "/rss/pruned.xml", [*items(base, 1, prefix="n"), *feed_items])
+        [later] = poll_feeds(config.feeds, svc)
+        assert (later.status, later.new) == ("ok", 1), later
+
+
 def test_pages_are_reported_as_queued_and_done(
     db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
 ) -> None:

@@ -93,6 +93,31 @@ def test_repoll_does_not_duplicate_and_edit_updates_in_place(store: SqlStore) ->
     assert view.text.startswith("본문")  # extracted text is kept on a feed edit
 
 
+def test_the_feed_state_says_whether_there_are_entries_and_tombstones_to_look_up(
+    store: SqlStore,
+) -> None:
+    """A feed's first update skips the lookups of its entries and tombstones: the state
+    read says it has none, and says so again once it has them."""
+    url = "https://a.example/rss"
+    fid = feed_id(store, url)
+    other = feed_id(store, "https://b.example/rss")
+
+    def flags(feed_url: str) -> tuple[bool, bool]:
+        state = store.feed_state(feed_url, history_since=NOW - timedelta(days=30))
+        assert state is not None
+        return state.has_entries, state.has_tombstones
+
+    assert flags(url) == (False, False)
+    store.store_update(fid, write(entry("g1", article("https://a.example/1"))))
+    assert flags(url) == (True, False)
+    assert flags("https://b.example/rss") == (False, False)  # another feed's rows are not its
+    [view] = store.list_articles()
+    assert store.prune_articles([view.id], NOW) == 1
+    assert flags(url) == (False, True)
+    assert store.tombstoned(fid, ["g1"]) == {"g1"}
+    assert store.tombstoned(other, ["g1"]) == set()
+
+
 def test_same_article_through_two_feeds_is_stored_once(store: SqlStore) -> None:
     a = feed_id(store, "https://a.example/rss")
     b = feed_id(store, "https://a.example/politics")

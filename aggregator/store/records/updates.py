@@ -38,6 +38,10 @@ class FeedState:
     # When its entries were published, over the scheduler's history window; read with the
     # state when asked for (``feed_state(url, history_since=...)``), else None.
     publish_history: tuple[datetime, ...] | None = None
+    # Whether the feed has stored entries, and entries retention pruned: a feed's first
+    # update (most of a cold start) has neither to look up. True where unknown.
+    has_entries: bool = True
+    has_tombstones: bool = True
 
     @property
     def effective_url(self) -> str:
