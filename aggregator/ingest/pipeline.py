@@ -521,10 +521,12 @@ def update_feed(feed: FeedConfig, services: Services) -> FeedUpdateResult:
         log.warning("feed %s: %s", feed.url, warning)
     known = store.known_entries(state.id, document_keys(parsed)) if state.has_entries else {}
     planned = plan_entries(feed.url, parsed, {k: v.content_hash for k, v in known.items()})
-    # Entries pruned by retention stay pruned while the feed still carries them.
+    # Entries pruned by retention stay pruned while the feed still carries them. Only a feed
+    # with neither entries nor tombstones when its state was read can have none now: one with
+    # entries may have had them pruned while its document was fetched.
     pruned = (
         store.tombstoned(state.id, [p.key for p in planned if not p.changed])
-        if state.has_tombstones
+        if state.has_entries or state.has_tombstones
         else set()
     )
     if pruned:

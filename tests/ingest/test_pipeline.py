@@ -114,6 +114,45 @@ def test_entries_pruned_from_a_feed_stay_pruned_while_it_carries_them(
         assert (later.status, later.new) == ("ok", 1), later
 
 
+def test_entries_pruned_while_their_feed_is_fetched_stay_pruned(
+    db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
+) -> None:
+    """Retention may prune a feed's entries between the read of its state and its write:
+    the state said it had entries and no tombstones, and the tombstones are still looked up
+    (a review found them skipped, and the pruned articles stored again)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    base = httpserver.url_for("").rstrip("/")
+    url = serve_site(httpserver, "/rss/racing.xml", items(base, 3))
+    config = make_config(db_url, [{"url": url, "full_text": False}])
+    with services(config, extraction_pool) as svc:
+        [first] = poll_feeds(config.feeds, svc)
+        assert (first.status, first.new) == ("ok", 3)
+        real_fetch = svc.fetcher.fetch
+
+        def fetch_while_pruning(*args: Any, **kwargs: Any) -> Any:
+            ids = [a.id for a in svc.store.list_articles()]
+            assert svc.store.prune_articles(ids, datetime.now(UTC)) == 3
+            return real_fetch(*args, **kwargs)
+
+        pruning = replace(svc, fetcher=FetchingWith(svc.fetcher, fetch_while_pruning))
+        [again] = poll_feeds(config.feeds, pruning)
+        assert (again.status, again.new) == ("ok", 0), again
+        assert svc.store.counts()["articles"] == 0
+
+
+class FetchingWith:
+    """``fetcher`` with its ``fetch`` replaced by ``fetch``."""
+
+    def __init__(self, fetcher: Any, fetch: Any) -> None:
+        self._fetcher = fetcher
+        self.fetch = fetch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fetcher, name)
+
+
 def test_pages_are_reported_as_queued_and_done(
     db_url: str, httpserver: HTTPServer, extraction_pool: ExtractionPool
 ) -> None:
