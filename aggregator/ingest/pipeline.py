@@ -234,6 +234,7 @@ def _article_from_feed(
     error: str | None,
     language: str | None,
     feed_text: tuple[str, str] | None = None,
+    search_tokens: tuple[str, str] | None = None,
 ) -> ArticleWrite:
     entry = planned.entry
     text, html = feed_text or entry_feed_text(entry)
@@ -253,6 +254,7 @@ def _article_from_feed(
         language=language,
         image=entry.image,
         content_hash=planned.content_hash,
+        search_tokens=search_tokens,
     )
 
 
@@ -354,16 +356,14 @@ def _articles_for(
         else:
             status = "skipped" if not feed.full_text or item.entry.link is None else "kept"
             made = prepared.get(id(item.entry))
-            article = _article_from_feed(
+            articles[item.key] = _article_from_feed(
                 item,
                 status=status,
                 error=None,
                 language=feed.language,
                 feed_text=made.text if made else None,
+                search_tokens=made.search_tokens if made else None,
             )
-            if made is not None and made.search_tokens is not None:
-                article = replace(article, search_tokens=made.search_tokens)
-            articles[item.key] = article
     by_key = {item.key: item for item in planned}
     pending = set(futures)
     on_pages = services.control.on_pages
