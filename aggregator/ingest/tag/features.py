@@ -37,6 +37,7 @@ __all__ = [
     "HASH_BITS",
     "WORD_WEIGHT",
     "Features",
+    "article_features",
     "features",
     "fingerprint",
     "normalize_text",
@@ -147,6 +148,49 @@ def _buckets(texts: Sequence[str]) -> tuple[IntArray, IntArray, IntArray, IntArr
         owner[starts],
         _finish(word_hashes, 4),
     )
+
+
+def article_features(segments: Sequence[str], per_article: int) -> Features:
+    """:func:`features` of articles given as ``per_article`` consecutive segments each, in
+    the order the model merges them: ``(segment, bucket, value)`` sorted by article, then
+    bucket, then segment (where :func:`features` sorts by segment, then bucket).
+
+    The values are those of :func:`features`, bit for bit (a test compares). The model needs
+    both orders, one to normalise each segment, the other to add an article's segments up;
+    built in this one it sorts the n-grams once instead of twice, a third of the cost of
+    reading a full article."""
+    gram_segment, grams, word_segment, words = _buckets(segments)
+    if not grams.size and not words.size:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+    part_bits = max(1, (per_article - 1).bit_length())
+    low = part_bits + 1
+
+    def keyed(segment: IntArray, buckets: IntArray, kind: int) -> IntArray:
+        article, part = np.divmod(segment, per_article)
+        key: IntArray = (article << (HASH_BITS + low)) + (buckets << low) + (part << 1) + kind
+        return key
+
+    keys = np.concatenate([keyed(gram_segment, grams, 0), keyed(word_segment, words, 1)])
+    if int(keys.max()) < 1 << 32:
+        # An article, or a feed's batch of them, fits in 32 bits, which numpy sorts twice as
+        # fast as 64: the same keys in the same order.
+        unique32, counts = np.unique(keys.astype(np.uint32), return_counts=True)
+        unique = unique32.astype(np.int64)
+    else:
+        unique, counts = np.unique(keys, return_counts=True)
+    weight = np.where(unique & 1, WORD_WEIGHT, 1.0)
+    value = (weight * (1.0 + np.log(counts))).astype(np.float32)
+    # As in features: a word and an n-gram of one bucket and segment are neighbours, the
+    # gram first.
+    combined = unique >> 1
+    first = np.ones(combined.size, dtype=bool)
+    first[1:] = combined[1:] != combined[:-1]
+    starts = np.flatnonzero(first)
+    merged = np.add.reduceat(value, starts) if value.size else value
+    kept = combined[starts]
+    segment = (kept >> (HASH_BITS + part_bits)) * per_article + (kept & ((1 << part_bits) - 1))
+    bucket = (kept >> part_bits) & ((1 << HASH_BITS) - 1)
+    return segment, bucket, merged.astype(np.float32)
 
 
 def features(segments: Sequence[str]) -> Features:

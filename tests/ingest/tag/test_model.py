@@ -10,10 +10,16 @@ import pytest
 
 from aggregator.config.schema import parse_config
 from aggregator.errors import TaggerError
-from aggregator.ingest.tag.features import FEATURE_VERSION, HASH_BITS, features, fingerprint
+from aggregator.ingest.tag.features import (
+    FEATURE_VERSION,
+    HASH_BITS,
+    article_features,
+    features,
+    fingerprint,
+)
 from aggregator.ingest.tag.loader import open_tagger
 from aggregator.ingest.tag.metrics import classification_report
-from aggregator.ingest.tag.model import TopicModel, default_model_path
+from aggregator.ingest.tag.model import TopicModel, combine, default_model_path, weighted_rows
 from aggregator.text.language import hangul_share
 from tests.conftest import CORPUS, CORPUS_LABELS
 
@@ -177,6 +183,70 @@ def test_features_of_a_batch_are_those_of_each_text() -> None:
         _, alone_key, alone_value = features([text])
         assert np.array_equal(key[row == i], alone_key)
         assert np.array_equal(value[row == i], alone_value)
+
+
+def _texts(count: int, seed: int) -> list[str]:
+    """Random texts over Hangul, hanja, Latin, full-width and digits, punctuation and spaces,
+    some empty, some a few hundred characters (a lead or a body)."""
+    rng = np.random.default_rng(seed)
+    alphabet = list("가나다라마바사아자차北美中日 abcdefghijklmnopqrstuvwxyzＡＢ１２0123.,!?·…'-")
+    lengths = rng.choice([0, 3, 20, 60, 400], size=count)
+    return ["".join(rng.choice(alphabet, size=n)) for n in lengths]
+
+
+def _two_sort_combine(
+    articles: list[tuple[str, str, str]], idf: np.ndarray, weights: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's input by its definition, in two sorts: each segment's features (sorted
+    by segment), each normalised and weighted, then an article's segments added up by
+    (article, bucket)."""
+    flat = [s for article in articles for s in article]
+    seg, bucket, value = features(flat)
+    value = value * idf[bucket]
+    norms = np.sqrt(np.bincount(seg, weights=value.astype(np.float64) ** 2, minlength=len(flat)))
+    scale = np.asarray(weights, np.float64)[np.arange(len(flat)) % len(weights)]
+    value = (value * (scale / np.where(norms > 0, norms, 1.0))[seg]).astype(np.float32)
+    unique, inverse = np.unique(
+        (seg // len(weights)) * (1 << HASH_BITS) + bucket, return_inverse=True
+    )
+    merged = np.bincount(inverse.ravel(), weights=value.astype(np.float64), minlength=unique.size)
+    rows = unique >> HASH_BITS
+    totals = np.sqrt(np.bincount(rows, weights=merged**2, minlength=len(articles)))
+    out = (merged / np.where(totals > 0, totals, 1.0)[rows]).astype(np.float32)
+    return rows, unique & ((1 << HASH_BITS) - 1), out
+
+
+@pytest.mark.parametrize("count", [7, 1500])  # 1,500 articles need keys wider than 32 bits
+def test_article_features_are_the_features_in_article_order(count: int) -> None:
+    texts = _texts(3 * count, seed=count)
+    seg, bucket, value = features(texts)
+    article, part = np.divmod(seg, 3)
+    order = np.lexsort((part, bucket, article))
+    got = article_features(texts, 3)
+    assert np.array_equal(got[0], seg[order])
+    assert np.array_equal(got[1], bucket[order])
+    assert np.array_equal(got[2], value[order]) and got[2].dtype == np.float32
+
+
+@pytest.mark.parametrize("count", [7, 1500])
+def test_combine_is_its_two_sort_definition_bit_for_bit(model: TopicModel, count: int) -> None:
+    texts = _texts(3 * count, seed=count + 1)
+    articles = [(texts[i], texts[i + 1], texts[i + 2]) for i in range(0, len(texts), 3)]
+    got = combine(articles, model.idf, model.segment_weights)
+    want = _two_sort_combine(articles, model.idf, model.segment_weights)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w) and g.dtype == w.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_weighted_rows_are_the_plain_products(dtype: type) -> None:
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(1000, 8)).astype(dtype)
+    index = rng.integers(0, 1000, size=300)
+    values = rng.random(300).astype(np.float32)
+    got = weighted_rows(weights, index, values)
+    assert got.dtype == np.float32
+    assert np.array_equal(got, weights[index] * values[:, None])
 
 
 def test_threshold_through_open_tagger() -> None:
