@@ -438,9 +438,6 @@ def _apply(
     """Whether ``rule`` fires on the article's fields, with its score and what matched where.
     Hanja terms count only in Korean text: 北 in Japanese (北東部, "the north-east") or
     Chinese is not North Korea."""
-    looked = [fields[f] for f in rule.fields]
-    if any(p.search(text) for p in rule.exclude for text in looked):
-        return None
     strong = weak = 0
     hanja_hits = other_hits = 0
     where: list[str] = []
@@ -475,6 +472,10 @@ def _apply(
             shown = f"/{term.text}/" if term.kind == "regex" else term.text
             where.append(f"{shown}@{name}" + (f"×{count}" if count > 1 else ""))
     if not strong and weak < BODY_HITS_REQUIRED:
+        return None
+    # Only a rule that fires is vetoed: its exclude patterns search whole pages, and most
+    # rules fire on no article at all.
+    if any(p.search(fields[f]) for p in rule.exclude for f in rule.fields):
         return None
     score = min(RULE_MAX, TITLE_WEIGHT * strong + BODY_WEIGHT * weak)
     only_hanja = hanja_hits > 0 and other_hits == 0
