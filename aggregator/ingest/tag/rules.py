@@ -278,6 +278,82 @@ class Screen:
         return found
 
 
+# Per rule (by its index in CompiledRules.rules), the indexes of the terms a needle stands for.
+_Owners = tuple[tuple[int, tuple[int, ...]], ...]
+
+
+def _owners(pairs: list[tuple[int, tuple[int, ...]]]) -> _Owners:
+    return tuple(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesScreen:
+    """Every rule's :class:`Screen` at once: the needles of all rules, each tried once per
+    field, say which terms of which rules may match it (a needle two rules share, once).
+
+    A headline matches no term of most rules: run rule by rule, the screens' loops and the
+    calls around them were most of tagging a feed item (0.15 ms of 0.23, 15 shipped rules).
+    Here the rules that nothing may match are known after one pass and are not looked at."""
+
+    words: Mapping[str, _Owners]
+    folded: tuple[tuple[str, _Owners], ...]
+    exact: tuple[tuple[str, _Owners], ...]
+    always: _Owners
+    every: Mapping[int, frozenset[int]]
+
+    @classmethod
+    def of(cls, rules: Sequence[TagRule]) -> RulesScreen:
+        words: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+        folded: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+        exact: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+        always: list[tuple[int, tuple[int, ...]]] = []
+        every: dict[int, frozenset[int]] = {}
+        for number, rule in enumerate(rules):
+            screen = rule.screen
+            if screen is None:
+                continue
+            for word, indexes in screen.words.items():
+                words.setdefault(word, []).append((number, indexes))
+            for needle, indexes in screen.folded:
+                folded.setdefault(needle, []).append((number, indexes))
+            for needle, indexes in screen.exact:
+                exact.setdefault(needle, []).append((number, indexes))
+            if screen.always:
+                always.append((number, screen.always))
+            every[number] = screen.every
+        return cls(
+            {w: _owners(o) for w, o in words.items()},
+            tuple((n, _owners(o)) for n, o in folded.items()),
+            tuple((n, _owners(o)) for n, o in exact.items()),
+            _owners(always),
+            every,
+        )
+
+    def candidates(self, view: FieldView) -> Mapping[int, frozenset[int] | set[int]]:
+        """Per rule, the indexes of its terms that may match ``view``, as its own screen's
+        :meth:`Screen.candidates` gives them; a rule that none may match is absent."""
+        if view.unscreened:
+            return self.every
+        found: dict[int, set[int]] = {}
+
+        def add(owners: _Owners) -> None:
+            for number, indexes in owners:
+                found.setdefault(number, set()).update(indexes)
+
+        add(self.always)
+        for word in view.words.intersection(self.words):
+            add(self.words[word])
+        lowered = view.lowered
+        for needle, owners in self.folded:
+            if needle in lowered:
+                add(owners)
+        text = view.text
+        for needle, owners in self.exact:
+            if needle in text:
+                add(owners)
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledRules:
     rules: tuple[TagRule, ...]
@@ -285,6 +361,14 @@ class CompiledRules:
     aliases: Mapping[str, tuple[str, ...]]
     # The tags defined in config: the model gives only these.
     tags: frozenset[str] = frozenset()
+    screen: RulesScreen = field(init=False, compare=False, repr=False)
+    # The fields some rule reads.
+    fields: tuple[str, ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "screen", RulesScreen.of(self.rules))
+        read = {name for rule in self.rules for name in rule.fields}
+        object.__setattr__(self, "fields", tuple(sorted(read)))
 
     @property
     def needs_morphemes(self) -> bool:
@@ -430,24 +514,26 @@ def _is_hanja(term: Term) -> bool:
 
 def _apply(
     rule: TagRule,
+    number: int,
     fields: Mapping[str, str],
-    views: Mapping[str, FieldView],
+    screened: Mapping[str, Mapping[int, frozenset[int] | set[int]]],
     morphemes: Morphemes | None,
     korean: bool,
 ) -> _Fired | None:
-    """Whether ``rule`` fires on the article's fields, with its score and what matched where.
+    """Whether ``rule`` (the ``number``-th) fires on the article's fields, with its score and
+    what matched where. ``screened`` is :meth:`RulesScreen.candidates` of each field read.
     Hanja terms count only in Korean text: 北 in Japanese (北東部, "the north-east") or
     Chinese is not North Korea."""
+    # The terms that may match each field (keyword and morph terms; regex terms always run).
+    candidates = {
+        name: screened[name].get(number, ()) if fields[name] else () for name in rule.fields
+    }
+    searched = [name for name in rule.fields if candidates[name]]
+    if not searched and not rule.regex_terms:
+        return None  # nothing it looks for is in the article
     strong = weak = 0
     hanja_hits = other_hits = 0
     where: list[str] = []
-    screen = rule.screen
-    # The terms that may match each field (keyword and morph terms; regex terms always run).
-    candidates = {
-        name: screen.candidates(views[name]) if screen is not None and fields[name] else ()
-        for name in rule.fields
-    }
-    searched = [name for name in rule.fields if candidates[name]]
     # In the rule's order (what matched is reported in it), only the terms that may match.
     wanted = set(rule.regex_terms).union(*(candidates[name] for name in searched))
     for index in sorted(wanted):
@@ -587,7 +673,11 @@ def _report(
         "link": item.link or "",
         "feed": _normalize(" ".join(x for x in (feed.title, feed.url) if x)),
     }
-    views = {name: FieldView.of(value) for name, value in fields.items()}  # for the screens
+    screen = rules.screen
+    screened = {
+        name: screen.candidates(FieldView.of(fields[name])) if fields[name] else {}
+        for name in rules.fields
+    }
     identity = feed_identity(feed.url) if feed.url else None
     # The model's reading, where it read the article, says the same on the same letters.
     if assessment.language is not None:
@@ -596,12 +686,12 @@ def _report(
         korean = hangul_share(f"{title} {text[:1500]}") >= MIN_HANGUL
     added: dict[str, _Fired] = {}
     vetoed: dict[str, str] = {}
-    for rule in rules.rules:
+    for number, rule in enumerate(rules.rules):
         if rule.feeds and identity not in rule.feeds:
             continue
         if rule.action == "veto" and rule.tag in vetoed:
             continue
-        fired = _apply(rule, fields, views, morphemes, korean)
+        fired = _apply(rule, number, fields, screened, morphemes, korean)
         if fired is None:
             continue
         if rule.action == "veto":

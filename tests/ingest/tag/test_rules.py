@@ -412,3 +412,45 @@ def test_the_screen_never_hides_a_keyword_s_match(keyword: str, title: str) -> N
     rules = Tagging(compile_rules(parse_config({"tags": {"a": {"keywords": [keyword]}}}).tags))
     report = tag_report(TagInput(title), FeedContext(), rules)
     assert ("a", "rule") in {(t.tag, t.source) for t in report.tags}
+
+
+def test_the_rules_screen_names_what_each_rule_s_screen_names() -> None:
+    """All rules screened at once give every rule the candidates its own screen gives it,
+    and leave out exactly the rules that no term may match (they are not run)."""
+    from aggregator.config.schema import default_tags
+    from aggregator.ingest.tag.rules import FieldView
+    from aggregator.ingest.tag.train import PAGE_TAGS, page_example
+    from tests.conftest import CORPUS
+
+    config = parse_config(
+        {
+            "tags": {
+                **{
+                    name: tag.model_dump(exclude_defaults=True)
+                    for name, tag in default_tags().items()
+                },
+                # a needle two rules share, a term with no ASCII part, a regex-only rule
+                "extra": {"keywords": ["반도체", "Χάος", "chip"], "regex": [r"\bfoo\b"]},
+            }
+        }
+    )
+    rules = compile_rules(config.tags)
+    texts = [
+        "",
+        "KIMJONGUN and Kim Jong-Un met; AI's chips, tariffs and TARIFFES rose",
+        "북한이 美中 갈등 속 與野 협상… 손흥민은 K리그 대신 프리미어리그 반도체",
+        "\u0130SRAEL, L\u0131nux, \u212aremlin, ΧΆΟΣ",  # unscreened: every term
+        "a headline about nothing at all",
+    ]
+    texts += [
+        e.title + "\n" + e.text
+        for e in (page_example(CORPUS / "pages", name, tag) for name, tag in PAGE_TAGS.items())
+        if e is not None
+    ]
+    for text in texts:
+        view = FieldView.of(text)
+        together = rules.screen.candidates(view)
+        for number, rule in enumerate(rules.rules):
+            alone = rule.screen.candidates(view) if rule.screen is not None else set()
+            assert set(together.get(number, ())) == set(alone), (number, text[:60])
+            assert (number in together) == bool(alone) or view.unscreened
