@@ -263,7 +263,8 @@ def prune_lines(report: PruneReport, *, dry_run: bool) -> list[str]:
 @config_option
 @click.pass_context
 def prune_cmd(ctx: click.Context, dry_run: bool) -> None:
-    """Delete articles older than their retention period (retention.keep_days).
+    """Delete articles older than their retention period (retention.keep_days), counted
+    from when each was published or first seen, whichever is later.
 
     Starred articles stay. Pruned entries leave tombstones so that feeds still carrying
     them do not bring them back. The daemon does this daily.

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
+    case,
     delete,
     func,
     literal,
@@ -359,10 +360,10 @@ class DaemonQueries(SearchQueries):
         *,
         after: tuple[datetime, int] | None = None,
     ) -> list[PruneCandidate]:
-        """Unstarred articles published (or first seen) before ``older_than``, oldest first,
-        after the ``(when, id)`` cursor, with the feeds and tags whose retention may keep
-        them longer."""
-        when = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)
+        """Unstarred articles both published and first seen before ``older_than``, oldest
+        first by the later of the two, after the ``(when, id)`` cursor, with the feeds and
+        tags whose retention may keep them longer."""
+        when = _RETAINED_FROM
         stmt = (
             select(ArticleRow.id, when)
             .where(~ArticleRow.starred, when < older_than)
@@ -463,6 +464,16 @@ class DaemonQueries(SearchQueries):
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+# When an article's keep period starts: the later of its publication and its first sight. A
+# feed's first poll brings its backlog (a 2018 archive, a blog's decade); by publication date
+# alone, the next daily prune, a minute after the daemon starts, deleted all of it, read or
+# not, and the next article took the freed ids. Kept from first sight, the backlog stays
+# keep_days like everything else (newsboat drops such items instead; we would rather show
+# what the feed holds).
+_RETAINED_FROM = case(
+    (ArticleRow.published_at > ArticleRow.first_seen_at, ArticleRow.published_at),
+    else_=ArticleRow.first_seen_at,
+)
 # Built once: each poll of each feed reads it, and building it cost more (~85 µs) than
 # SQLite takes to run it (the statement's cache key is then computed once, too).
 _PUBLISHED = func.coalesce(ArticleRow.published_at, ArticleRow.first_seen_at)

@@ -58,8 +58,12 @@ def test_prune_respects_periods_stars_and_leaves_tombstones(store: SqlStore) -> 
         "recent": article("https://a.example/recent", published_at=NOW - timedelta(days=3)),
         "b": article("https://b.example/long", published_at=old),
     }
-    store.store_update(a, write(*(entry(k, v) for k, v in arts.items() if k != "b")))
-    store.store_update(b, write(entry("b", arts["b"])))
+    # Seen when they were published: the keep period runs from the later of the two.
+    store.store_update(
+        a, write(*(entry(k, v) for k, v in arts.items() if k not in ("b", "recent")), now=old)
+    )
+    store.store_update(a, write(entry("recent", arts["recent"])))
+    store.store_update(b, write(entry("b", arts["b"]), now=old))
     starred = [v.id for v in store.list_articles() if v.url == "https://a.example/starred"]
     assert store.set_starred(starred, True) == 1
 
@@ -106,17 +110,39 @@ def test_prune_pages_through_many_candidates(
     monkeypatch.setattr(retention, "BATCH", 3)  # page size, to exercise keyset paging
     a = feed_id(store, "https://a.example/rss")
     old = NOW - timedelta(days=100)
+    store_old = write(
+        *(
+            entry(
+                f"k{i}", article(f"https://a.example/{i}", published_at=old + timedelta(minutes=i))
+            )
+            for i in range(10)
+        ),
+        now=old,
+    )
+    store.store_update(a, store_old)
+    assert prune(store, CONFIG, NOW).pruned == 10
+    assert store.counts()["articles"] == 0
+
+
+def test_a_feed_s_backlog_is_kept_from_when_it_was_first_seen(store: SqlStore) -> None:
+    """A first poll stores the items a feed still carries from years ago: they are kept
+    keep_days from that poll, not deleted by the next prune (a new user's whole database,
+    a minute after starting the daemon), and an article dated after its first sight keeps
+    its period from its date."""
+    a = feed_id(store, "https://a.example/rss")
+    ancient = datetime(2018, 10, 19, tzinfo=UTC)
     store.store_update(
         a,
         write(
-            *(
-                entry(
-                    f"k{i}",
-                    article(f"https://a.example/{i}", published_at=old + timedelta(minutes=i)),
-                )
-                for i in range(10)
-            )
+            entry("old", article("https://a.example/old", published_at=ancient)),
+            entry("undated", article("https://a.example/undated", published_at=None)),
+            entry(
+                "ahead", article("https://a.example/ahead", published_at=NOW + timedelta(days=20))
+            ),
         ),
     )
-    assert prune(store, CONFIG, NOW).pruned == 10
-    assert store.counts()["articles"] == 0
+    assert prune(store, CONFIG, NOW).pruned == 0
+    assert prune(store, CONFIG, NOW + timedelta(days=29)).pruned == 0
+    assert prune(store, CONFIG, NOW + timedelta(days=31)).pruned == 2
+    assert {v.url for v in store.list_articles()} == {"https://a.example/ahead"}
+    assert prune(store, CONFIG, NOW + timedelta(days=51)).pruned == 1
