@@ -178,6 +178,11 @@ def status_document(report: StatusReport) -> dict[str, Any]:
     }
 
 
+# The characters of a feed's last error that status shows: a resolver's or TLS library's
+# message with its URL fits (150 cut "could not resolve host ...: [Errno -2] Name or se…").
+ERROR_SHOWN = 400
+
+
 def status_lines(report: StatusReport) -> list[Text]:
     """``status``: the live daemons (or that there is none), the totals, then the first
     failing feeds, each with its last error under it."""
@@ -204,10 +209,11 @@ def status_lines(report: StatusReport) -> list[Text]:
     )
     for f in failing[:FAILING_SHOWN]:
         line = Text(f"  {'gone' if f.gone else 'failing'} ×{f.error_count} ", style="red")
-        line.append(clean_line(f.title or f.url, 50))
+        # A title is shortened, a URL never (it is what one greps for, or pastes).
+        line.append(clean_line(f.title, 50) if f.title else clean_line(f.url))
         line.append(f"  next retry {format_age(f.next_check_at, now)}", style="dim")
         if f.last_error:
-            line.append("\n      " + clean_line(f.last_error, 150), style="dim")
+            line.append("\n      " + clean_line(f.last_error, ERROR_SHOWN), style="dim")
         lines.append(line)
     if len(failing) > FAILING_SHOWN:
         more = len(failing) - FAILING_SHOWN

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aggregator.cli.daemon import (
@@ -185,3 +186,15 @@ def test_prune_lines_largest_feed_first_urls_made_inert() -> None:
         "       2  https://a.test/",
     ]
     assert prune_lines(PruneReport(0), dry_run=False) == ["pruned 0 articles"]
+
+
+def test_status_lines_keep_a_feed_s_url_and_its_error_whole() -> None:
+    """URLs are what one greps for: never shortened; an error is shown up to ERROR_SHOWN."""
+    from aggregator.cli.daemon import ERROR_SHOWN
+
+    url = "https://news.example/" + "section/" * 15 + "rss.xml"
+    error = "could not resolve host 'news.example': [Errno -2] Name or service not known " * 3
+    feed = replace(failing(1)[0], url=url, title=None, last_error=error)
+    text = plain(*status_lines(report([], [feed])), width=1000)
+    assert url in text
+    assert " ".join(error.split()) in text and len(error) < ERROR_SHOWN
