@@ -139,6 +139,8 @@ def poll_result_line(result: FeedUpdateResult) -> Text:
         f"linked={result.linked:<3} extracted={result.extracted:<3} "
         f"{result.ms / 1000:6.1f}s  "
     )
+    if result.extract_failed:
+        line.append(f"pages failed={result.extract_failed}  ", style="yellow")
     line.append(clean_line(result.feed_url))
     if result.error:
         line.append("\n             " + clean_line(result.error, 300), style="red")
@@ -148,10 +150,18 @@ def poll_result_line(result: FeedUpdateResult) -> Text:
 def poll_summary(feeds: int, results: Sequence[FeedUpdateResult]) -> str:
     """The last line of ``poll``: how many of the ``feeds`` polled failed, and the totals."""
     failed = sum(r.status == "error" for r in results)
+    pages_failed = sum(r.extract_failed for r in results)
     return (
         f"{feeds} feeds: {feeds - failed} ok, {failed} failed; "
         f"{sum(r.new for r in results)} new articles, {sum(r.updated for r in results)} "
         f"updated, {sum(r.extracted for r in results)} extracted"
+        # Those articles keep the feed's text; a user would not know without being told.
+        + (
+            f", {pages_failed} pages failed (kept with the feed's text; "
+            "`aggregator list --json` has each extract_error)"
+            if pages_failed
+            else ""
+        )
     )
 
 

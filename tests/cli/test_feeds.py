@@ -98,6 +98,17 @@ def test_poll_summary_totals_what_the_feeds_did() -> None:
     assert poll_summary(2, []) == "2 feeds: 2 ok, 0 failed; 0 new articles, 0 updated, 0 extracted"
 
 
+def test_poll_says_how_many_pages_failed() -> None:
+    """Articles whose page could not be fetched or extracted keep the feed's text: the feed's
+    line and the summary say how many, where a user looks."""
+    partly = replace(OK, extract_failed=4)
+    assert poll_summary(1, [partly, partly]) == (
+        "1 feeds: 1 ok, 0 failed; 6 new articles, 2 updated, 4 extracted, 8 pages failed "
+        "(kept with the feed's text; `aggregator list --json` has each extract_error)"
+    )
+    assert "pages failed=4" in plain(poll_result_line(partly), width=200)
+
+
 HEALTHY = FeedHealth(
     "https://news.test/rss.xml",
     "테스트일보",
