@@ -412,7 +412,7 @@ def search_cmd(
         return
     console = make_console()
     if not hits:
-        console.print(no_match_line(text_query))
+        console.print(no_match_line(text_query, since=since_value, tags=tags))
         sys.exit(1)
     render_search_text(hits, console, tz=ZoneInfo(config.timezone))
 

@@ -57,8 +57,13 @@ def render_search_json(hits: Sequence[SearchHit]) -> str:
     return inert_json(search_document(hits))
 
 
-def no_match_line(query: str) -> Text:
-    return Text(f"no articles match {clean_line(query)!r}")
+def no_match_line(query: str, *, since: str | None = None, tags: Sequence[str] = ()) -> Text:
+    """What ``search`` says when nothing matched, naming the filters that narrowed it (a
+    user seeing "no articles match" for a word in hundreds of articles looks for why)."""
+    filters = [f"--since {clean_line(since)}"] if since else []
+    filters += [f"--tag {clean_line(t)}" for t in tags]
+    within = f" with {' '.join(filters)}" if filters else ""
+    return Text(f"no articles match {clean_line(query)!r}{within}")
 
 
 def _terms(hit: SearchHit) -> list[str]:

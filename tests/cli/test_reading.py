@@ -105,6 +105,10 @@ def test_hit_body_highlights_the_snippet_case_insensitively() -> None:
 
 def test_no_match_line_quotes_the_cleaned_query() -> None:
     assert plain(no_match_line("없는\x1b[2J단어")) == "no articles match '없는단어'\n"
+    # The filters that narrowed the search are named.
+    assert plain(no_match_line("대통령", since="7d", tags=("politics",))) == (
+        "no articles match '대통령' with --since 7d --tag politics\n"
+    )
 
 
 def test_search_document_cleans_what_comes_from_feeds() -> None:
