@@ -155,7 +155,10 @@ def tags_explain_cmd(ctx: click.Context, article_id: str) -> None:
 
 @tags_group.command("retag")
 @click.option(
-    "--since", "since_value", default=None, help="Only articles first seen since: 24h, 7d, a date."
+    "--since",
+    "since_value",
+    default=None,
+    help="Only articles first seen since: 24h, 7d, a date, or 'last' (the previous digest).",
 )
 @config_option
 @click.pass_context
