@@ -7,11 +7,12 @@ logistic regression whose input is the same features and whose offset is the shi
 model's calibrated scores, so that with no evidence it says what the shipped model says
 (domain adaptation by a learned offset, not a new model from scratch).
 
-Whether it is used is decided per outlet (the feed URL's host): by k-fold cross-validation
-on that outlet's labelled articles, the adapted model must beat the shipped one in macro-F1
-on at least :data:`MIN_EXAMPLES` of them. Elsewhere the shipped model stays. The result
-(arrays and a JSON record of the scores) is stored in the database (``tag_models``), so that
-every instance sharing it tags alike; ``tags explain`` names the model that gave a tag.
+Whether it is used is decided per outlet (the feed URL's host, :func:`outlet_of`): by k-fold
+cross-validation on that outlet's labelled articles, the adapted model must beat the shipped
+one in macro-F1 on at least :data:`MIN_EXAMPLES` of them. Elsewhere the shipped model
+stays. The result (arrays and a JSON record of the scores) is stored in the database
+(``tag_models``), so that every instance sharing it tags alike; ``tags explain`` names the
+model that gave a tag.
 
 Our own small optimiser in numpy rather than scikit-learn: the fit must run on an
 installation without the ``[train]`` extra, and it is a few hundred to a few thousand rows
@@ -62,12 +63,25 @@ MAX_EXAMPLES = 4000
 FloatArray = npt.NDArray[np.float32]
 
 
+# Hosts that serve the feeds of many unrelated publishers, told apart by the path's first
+# segment (feeds.feedburner.com/zdkorea is ZDNet Korea's, not every FeedBurner user's).
+SHARED_FEED_HOSTS = frozenset(
+    {"feedburner.com", "feedproxy.google.com", "feedblitz.com", "rss.app", "fetchrss.com"}
+)
+
+
 def outlet_of(url: str | None) -> str:
-    """The outlet of a feed or article URL: its host without ``www.``/``rss.``/``feeds.``."""
-    host = (urlsplit(url or "").hostname or "").lower()
+    """The outlet of a feed or article URL: its host without ``www.``/``rss.``/``feeds.``;
+    on a feed-hosting service (:data:`SHARED_FEED_HOSTS`), the host and the path's first
+    segment."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").lower()
     for prefix in ("www.", "rss.", "feeds.", "feed."):
         if host.startswith(prefix) and host.count(".") > 1:
             host = host[len(prefix) :]
+    if host in SHARED_FEED_HOSTS:
+        first = next((s for s in parts.path.split("/") if s and s != "~r"), "")
+        return f"{host}/{first.lower()}" if first else host
     return host
 
 

@@ -30,6 +30,12 @@ def test_outlet_is_the_host_without_www() -> None:
     assert outlet_of("https://rss.donga.com/total.xml") == "donga.com"
     assert outlet_of("http://127.0.0.1:8080/x.xml") == "127.0.0.1"
     assert outlet_of(None) == ""
+    # A feed-hosting service holds many outlets: the path's first segment tells them apart.
+    assert outlet_of("https://feeds.feedburner.com/zdkorea") == "feedburner.com/zdkorea"
+    assert outlet_of("http://feedproxy.google.com/~r/Zdkorea/~3/abc") == (
+        "feedproxy.google.com/zdkorea"
+    )
+    assert outlet_of("https://feeds.feedburner.com/") == "feedburner.com"
 
 
 @pytest.mark.corpus
