@@ -23,8 +23,9 @@ LONG_TEXT_SHINGLES = 300
 
 
 # A new article is compared with up to max_candidates others, its headline with each: its
-# bigrams are made once, and a busy story's headlines are compared again and again.
-@lru_cache(maxsize=4096)
+# bigrams are made once, and a busy story's headlines are compared again and again. A cached
+# headline holds ~4.4 KiB (a set of bigram strings): 256 of them ~1 MiB of the daemon.
+@lru_cache(maxsize=256)
 def _bigrams(key: str) -> frozenset[str]:
     compact = key.replace(" ", "")
     if len(compact) < 2:
