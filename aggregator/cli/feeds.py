@@ -157,8 +157,8 @@ def poll_summary(feeds: int, results: Sequence[FeedUpdateResult]) -> str:
         f"updated, {sum(r.extracted for r in results)} extracted"
         # Those articles keep the feed's text; a user would not know without being told.
         + (
-            f", {pages_failed} pages failed (kept with the feed's text; "
-            "`aggregator list --json` has each extract_error)"
+            f", {pages_failed} pages failed (kept with the feed's text; each one's "
+            "extract_error is in `aggregator list --json --limit N`)"
             if pages_failed
             else ""
         )

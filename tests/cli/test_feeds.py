@@ -104,7 +104,8 @@ def test_poll_says_how_many_pages_failed() -> None:
     partly = replace(OK, extract_failed=4)
     assert poll_summary(1, [partly, partly]) == (
         "1 feeds: 1 ok, 0 failed; 6 new articles, 2 updated, 4 extracted, 8 pages failed "
-        "(kept with the feed's text; `aggregator list --json` has each extract_error)"
+        "(kept with the feed's text; each one's extract_error is in "
+        "`aggregator list --json --limit N`)"
     )
     assert "pages failed=4" in plain(poll_result_line(partly), width=200)
 

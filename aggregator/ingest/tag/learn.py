@@ -65,9 +65,7 @@ FloatArray = npt.NDArray[np.float32]
 
 # Hosts that serve the feeds of many unrelated publishers, told apart by the path's first
 # segment (feeds.feedburner.com/zdkorea is ZDNet Korea's, not every FeedBurner user's).
-SHARED_FEED_HOSTS = frozenset(
-    {"feedburner.com", "feedproxy.google.com", "feedblitz.com", "rss.app", "fetchrss.com"}
-)
+SHARED_FEED_HOSTS = frozenset({"feedburner.com", "feedproxy.google.com", "feedblitz.com"})
 
 
 def outlet_of(url: str | None) -> str:
