@@ -155,10 +155,10 @@ def article_features(segments: Sequence[str], per_article: int) -> Features:
     the order the model merges them: ``(segment, bucket, value)`` sorted by article, then
     bucket, then segment (where :func:`features` sorts by segment, then bucket).
 
-    The values are those of :func:`features`, bit for bit (a test compares). The model needs
-    both orders, one to normalise each segment, the other to add an article's segments up;
-    built in this one it sorts the n-grams once instead of twice, a third of the cost of
-    reading a full article."""
+    The model needs both orders, one to normalise each segment, the other to add an
+    article's segments up; built in this one it sorts the n-grams once instead of twice, a
+    third of the cost of reading a full article. One key per (article, bucket, segment,
+    kind), counted by one np.unique."""
     gram_segment, grams, word_segment, words = _buckets(segments)
     if not grams.size and not words.size:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
@@ -180,8 +180,10 @@ def article_features(segments: Sequence[str], per_article: int) -> Features:
         unique, counts = np.unique(keys, return_counts=True)
     weight = np.where(unique & 1, WORD_WEIGHT, 1.0)
     value = (weight * (1.0 + np.log(counts))).astype(np.float32)
-    # As in features: a word and an n-gram of one bucket and segment are neighbours, the
-    # gram first.
+    # A word and an n-gram may share a bucket: merge them (hash collisions are rare, and the
+    # same within a segment at training and at inference). Keys are sorted, so the gram
+    # and the word of one bucket and segment are neighbours: the gram first, as the sum
+    # always was.
     combined = unique >> 1
     first = np.ones(combined.size, dtype=bool)
     first[1:] = combined[1:] != combined[:-1]
@@ -195,34 +197,13 @@ def article_features(segments: Sequence[str], per_article: int) -> Features:
 
 def features(segments: Sequence[str]) -> Features:
     """The features of each text in ``segments``: for every distinct bucket of segment *i*,
-    ``(i, bucket, 1 + log tf)``, whole words counted at :data:`WORD_WEIGHT`.
+    ``(i, bucket, 1 + log tf)``, whole words counted at :data:`WORD_WEIGHT`, sorted by
+    segment, then bucket (:func:`article_features` of one-segment articles).
 
     The model multiplies the values by its idf and L2-normalises each segment (in numpy, at
     training and at inference alike).
     """
-    # A key per (segment, bucket, kind), counted by one np.unique.
-    gram_segment, grams, word_segment, words = _buckets(segments)
-    if not grams.size and not words.size:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
-    keys = np.concatenate(
-        [
-            (gram_segment << (HASH_BITS + 1)) + (grams << 1),
-            (word_segment << (HASH_BITS + 1)) + (words << 1) + 1,
-        ]
-    )
-    unique, counts = np.unique(keys, return_counts=True)
-    weight = np.where(unique & 1, WORD_WEIGHT, 1.0)
-    value = (weight * (1.0 + np.log(counts))).astype(np.float32)
-    # A word and an n-gram may share a bucket: merge them (hash collisions are rare, and the
-    # same within a segment at training and at inference). Keys are sorted, so the gram
-    # and the word of one bucket are neighbours: the gram first, as the sum always was.
-    combined = unique >> 1
-    first = np.ones(combined.size, dtype=bool)
-    first[1:] = combined[1:] != combined[:-1]
-    starts = np.flatnonzero(first)
-    merged = np.add.reduceat(value, starts) if value.size else value
-    kept = combined[starts]
-    return kept >> HASH_BITS, kept & ((1 << HASH_BITS) - 1), merged.astype(np.float32)
+    return article_features(segments, 1)
 
 
 _FINGERPRINT_TEXTS = (
