@@ -45,7 +45,7 @@ def title_similarity(a: str, b: str) -> float:
 def estimated_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
     if not a or len(a) != len(b):
         return 0.0
-    # map(operator.eq) counts in C what a generator counted in Python, 3x faster.
+    # map(operator.eq) counts in C what a generator counted in Python: twice as fast.
     same: int = sum(map(operator.eq, a, b))
     return same / len(a)
 
