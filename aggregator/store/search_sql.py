@@ -42,7 +42,7 @@ from aggregator.text import search as tok
 if TYPE_CHECKING:  # alembic is imported by migrations only, never by a search
     from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
-__all__ = ["SEARCH_TABLES", "SearchQueries", "backfill", "include_name", "index_tokens"]
+__all__ = ["SEARCH_TABLES", "SearchQueries", "backfill", "include_name"]
 
 SEARCH_TABLES = ("article_fts", "article_search")
 
@@ -72,16 +72,11 @@ def _index_rows(
     _index_tokens(conn, dialect, [(i, *tok.index_text(title, body)) for i, title, body in rows])
 
 
-def index_tokens(title: str, text: str, summary: str = "") -> tuple[str, str]:
-    """What the index stores of an article (``summary`` stands in for an empty text):
-    computed before a write transaction, so that the write itself holds the lock less."""
-    return tok.article_tokens(title, text, summary)
-
-
 def _index_tokens(
     conn: Session | Connection, dialect: str, tokenized: Sequence[tuple[int, str, str]]
 ) -> None:
-    """Index ``(article_id, title tokens, body tokens)`` rows (of :func:`index_tokens`)."""
+    """Index ``(article_id, title tokens, body tokens)`` rows (of
+    :func:`aggregator.text.search.article_tokens`)."""
     if not tokenized:
         return
     if dialect == "sqlite":
@@ -154,7 +149,8 @@ class SearchQueries(StoreBase):
         self, session: Session, article_id: int, title: str, text: str, summary: str = ""
     ) -> None:
         """Index or re-index one article; ``summary`` stands in for an empty text."""
-        _index_tokens(session, self.dialect, [(article_id, *index_tokens(title, text, summary))])
+        tokens = tok.article_tokens(title, text, summary)
+        _index_tokens(session, self.dialect, [(article_id, *tokens)])
 
     def index_tokenized(
         self, session: Session | Connection, tokenized: Sequence[tuple[int, str, str]]

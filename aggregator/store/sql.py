@@ -35,7 +35,6 @@ from aggregator.store.records.updates import (
     ScheduleUpdate,
     WriteCounts,
 )
-from aggregator.store.search_sql import index_tokens
 from aggregator.store.story_sql import StoryQueries
 from aggregator.store.tables import (
     ArticleRow,
@@ -45,6 +44,7 @@ from aggregator.store.tables import (
     FeedRow,
 )
 from aggregator.store.tags_sql import TagQueries
+from aggregator.text.search import article_tokens
 
 __all__ = [
     "SqlStore",
@@ -681,7 +681,8 @@ class _NewArticle:
         row.update(values)
         tokens = article.search_tokens
         if tokens is None:
-            tokens = index_tokens(values["title"], values["text"], values["summary"])
+            # Before the write transaction, so that the write itself holds the lock less.
+            tokens = article_tokens(values["title"], values["text"], values["summary"])
         return cls(row, tokens)
 
 

@@ -282,10 +282,6 @@ class Screen:
 _Owners = tuple[tuple[int, tuple[int, ...]], ...]
 
 
-def _owners(pairs: list[tuple[int, tuple[int, ...]]]) -> _Owners:
-    return tuple(pairs)
-
-
 @dataclass(frozen=True, slots=True)
 class RulesScreen:
     """Every rule's :class:`Screen` at once: the needles of all rules, each tried once per
@@ -322,10 +318,10 @@ class RulesScreen:
                 always.append((number, screen.always))
             every[number] = screen.every
         return cls(
-            {w: _owners(o) for w, o in words.items()},
-            tuple((n, _owners(o)) for n, o in folded.items()),
-            tuple((n, _owners(o)) for n, o in exact.items()),
-            _owners(always),
+            {w: tuple(o) for w, o in words.items()},
+            tuple((n, tuple(o)) for n, o in folded.items()),
+            tuple((n, tuple(o)) for n, o in exact.items()),
+            tuple(always),
             every,
         )
 
